@@ -1,0 +1,157 @@
+"""The composition root: the one place that builds clients and services.
+
+Everything is built lazily on first use and cached for the life of the
+container, never at import time: cold starts stay small and tests point the
+same code at the local stack through the environment (``AWS_ENDPOINT_URL`` is
+honoured by boto3 itself, ``ES_HOST`` by the settings).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import orjson
+from botocore.config import Config
+from opensearchpy import OpenSearch, RequestsHttpConnection
+
+from logstream.bulk import OpenSearchBulkSink, opensearch_poster
+from logstream.checkpoints import CheckpointStore, DynamoCheckpointStore
+from logstream.observability import logger
+from logstream.retry import Backoff, Deadline
+from logstream.settings import AuthMode, Settings, SettingsError, load_settings
+from logstream.shipping import Shipper
+from logstream.templates import ensure_templates
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_logs.client import CloudWatchLogsClient
+    from mypy_boto3_secretsmanager.client import SecretsManagerClient
+
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5)
+
+
+@cache
+def dynamodb_client() -> DynamoDBClient:
+    return boto3.client("dynamodb", region_name=load_settings().aws_region, config=_BOTO_CONFIG)
+
+
+@cache
+def logs_client() -> CloudWatchLogsClient:
+    return boto3.client("logs", region_name=load_settings().aws_region, config=_BOTO_CONFIG)
+
+
+@cache
+def secrets_client() -> SecretsManagerClient:
+    return boto3.client(
+        "secretsmanager", region_name=load_settings().aws_region, config=_BOTO_CONFIG
+    )
+
+
+def _cluster_password(settings: Settings) -> str:
+    """ES_PASS, or in AWS the secret named by ES_PASS_SECRET_ARN (plain or JSON ``password``)."""
+    if settings.es_pass_secret_arn is None:
+        return settings.es_pass
+    secret = secrets_client().get_secret_value(SecretId=settings.es_pass_secret_arn)
+    value = secret.get("SecretString", "")
+    if value.lstrip().startswith("{"):
+        parsed = orjson.loads(value)
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("password"), str):
+            raise SettingsError({"ES_PASS_SECRET_ARN": "secret JSON has no string 'password'"})
+        return str(parsed["password"])
+    return value
+
+
+def _http_auth(settings: Settings) -> Any:
+    if settings.auth_mode is AuthMode.NONE:
+        return None
+    if settings.auth_mode is AuthMode.BASIC:
+        return (settings.es_user, _cluster_password(settings))
+    from requests_aws4auth import AWS4Auth  # noqa: PLC0415 - only SigV4 deployments pay for it
+
+    credentials = boto3.Session().get_credentials()
+    if credentials is None:
+        raise SettingsError({"ES_AUTH": f"{settings.auth_mode} needs AWS credentials; none found"})
+    service = "aoss" if settings.auth_mode is AuthMode.SIGV4_AOSS else "es"
+    # refreshable_credentials re-reads the role's rotating keys before they expire.
+    return AWS4Auth(
+        region=settings.aws_region, service=service, refreshable_credentials=credentials
+    )
+
+
+@cache
+def opensearch_client() -> OpenSearch:
+    settings = load_settings()
+    return OpenSearch(
+        hosts=[settings.es_host],
+        http_auth=_http_auth(settings),
+        connection_class=RequestsHttpConnection,
+        verify_certs=settings.tls_verify,
+        ca_certs=settings.ca_certs,
+        ssl_show_warn=settings.tls_verify,
+        timeout=settings.http_timeout_secs,
+        # Delivery retries are ours (per item, jittered, deadline-bounded).
+        max_retries=0,
+        retry_on_timeout=False,
+        pool_maxsize=max(settings.max_in_flight, 2),
+    )
+
+
+@cache
+def bulk_sink() -> OpenSearchBulkSink:
+    settings = load_settings()
+    return OpenSearchBulkSink(
+        opensearch_poster(opensearch_client()),
+        batch_size=settings.batch_size,
+        batch_max_bytes=settings.batch_max_bytes,
+        max_in_flight=settings.max_in_flight,
+        gzip_level=settings.gzip_level,
+        http_timeout_secs=settings.http_timeout_secs,
+        backoff=Backoff(settings.backoff_base_ms, settings.backoff_max_ms),
+    )
+
+
+@cache
+def checkpoint_store() -> CheckpointStore:
+    settings = load_settings()
+    if settings.state_table is None:
+        raise SettingsError({"STATE_TABLE": "is required to keep checkpoints but not set"})
+    return DynamoCheckpointStore(dynamodb_client(), settings.state_table)
+
+
+@cache
+def shipper() -> Shipper:
+    """The shipping service every function uses; templates are installed on first use."""
+    settings = load_settings()
+    client = opensearch_client()
+    if settings.state_table is None:
+        logger.warning("STATE_TABLE is not set: watermarks will not be recorded")
+    return Shipper(
+        bulk_sink(),
+        index_prefix=settings.index_prefix,
+        quarantine_index=settings.quarantine_index,
+        region=settings.aws_region,
+        checkpoints=checkpoint_store() if settings.state_table else None,
+        prepare=lambda: ensure_templates(client, settings),
+    )
+
+
+def deadline_for(context: object) -> Deadline:
+    """The invocation's time budget, less DEADLINE_MARGIN_MS for settling up."""
+    return Deadline.from_lambda_context(context, load_settings().deadline_margin_ms)
+
+
+def reset() -> None:
+    """Forget every cached client (tests that change the environment call this)."""
+    for cached in (
+        load_settings,
+        dynamodb_client,
+        logs_client,
+        secrets_client,
+        opensearch_client,
+        bulk_sink,
+        checkpoint_store,
+        shipper,
+    ):
+        cached.cache_clear()

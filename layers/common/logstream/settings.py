@@ -1,0 +1,219 @@
+"""Configuration, read from the environment once and validated with clear errors.
+
+Names and defaults follow the original logstream README (a contract we keep);
+variables that only a serverless deployment needs are added beside them.
+Every problem is collected, so one cold start reports all bad variables at
+once, each error naming the variable and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from typing import Final
+from urllib.parse import urlsplit
+
+#: Index-name characters OpenSearch refuses (besides uppercase).
+_ILLEGAL_INDEX_CHARS: Final = re.compile(r'[\\/*?"<>|,# :]')
+
+
+class SettingsError(ValueError):
+    """One or more environment variables are missing or malformed."""
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        self.problems = dict(problems)
+        lines = "; ".join(f"{name}: {why}" for name, why in sorted(self.problems.items()))
+        super().__init__(f"invalid configuration: {lines}")
+
+
+class AuthMode(StrEnum):
+    """How requests to the cluster are authenticated."""
+
+    BASIC = "basic"  # ES_USER / ES_PASS (or the secret named by ES_PASS_SECRET_ARN)
+    SIGV4 = "sigv4"  # IAM, service "es" (Amazon OpenSearch Service domains)
+    SIGV4_AOSS = "sigv4-aoss"  # IAM, service "aoss" (OpenSearch Serverless)
+    NONE = "none"  # a cluster without security, such as the local test stack
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the functions are configured with. Build it with :meth:`from_env`."""
+
+    es_host: str
+    es_user: str
+    es_pass: str
+    es_pass_secret_arn: str | None
+    auth_mode: AuthMode
+    tls_verify: bool
+    ca_certs: str | None
+    aws_region: str
+    index_prefix: str
+    index_shards: int
+    index_replicas: int
+    log_groups: tuple[str, ...]
+    batch_size: int
+    batch_max_bytes: int
+    max_in_flight: int
+    gzip_level: int
+    http_timeout_secs: int
+    backoff_base_ms: int
+    backoff_max_ms: int
+    deadline_margin_ms: int
+    state_table: str | None
+
+    @property
+    def alias(self) -> str:
+        """The alias that spans every log index: ``${INDEX_PREFIX}-all``."""
+        return f"{self.index_prefix}-all"
+
+    @property
+    def quarantine_index(self) -> str:
+        """Where refused documents are parked: ``${INDEX_PREFIX}-quarantine``."""
+        return f"{self.index_prefix}-quarantine"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Parse and validate ``env``; raise :class:`SettingsError` naming every bad variable."""
+        reader = _Reader(env)
+        auth_raw = reader.text("ES_AUTH", AuthMode.BASIC.value).lower()
+        try:
+            auth_mode = AuthMode(auth_raw)
+        except ValueError:
+            reader.problems["ES_AUTH"] = (
+                f"{auth_raw!r} is not one of {', '.join(m.value for m in AuthMode)}"
+            )
+            auth_mode = AuthMode.BASIC
+        settings = cls(
+            es_host=reader.url("ES_HOST", "http://localhost:9200"),
+            es_user=reader.text("ES_USER", "elastic"),
+            es_pass=reader.text("ES_PASS", "changeme"),
+            es_pass_secret_arn=reader.optional("ES_PASS_SECRET_ARN"),
+            auth_mode=auth_mode,
+            tls_verify=reader.boolean("ES_TLS_VERIFY", default=True),
+            ca_certs=reader.optional("ES_CA_CERTS"),
+            aws_region=reader.required("AWS_REGION"),
+            index_prefix=reader.index_prefix("INDEX_PREFIX", "logs"),
+            index_shards=reader.integer("INDEX_SHARDS", 1, low=1, high=64),
+            index_replicas=reader.integer("INDEX_REPLICAS", 1, low=0, high=15),
+            log_groups=reader.csv("LOG_GROUPS"),
+            batch_size=reader.integer("BATCH_SIZE", 100, low=1, high=100_000),
+            batch_max_bytes=reader.integer(
+                "BATCH_MAX_BYTES", 5 * 1024 * 1024, low=64 * 1024, high=100 * 1024 * 1024
+            ),
+            max_in_flight=reader.integer("MAX_IN_FLIGHT", 2, low=1, high=64),
+            gzip_level=reader.integer("GZIP_LEVEL", 1, low=0, high=9),
+            http_timeout_secs=reader.integer("HTTP_TIMEOUT_SECS", 30, low=1, high=900),
+            backoff_base_ms=reader.integer("BACKOFF_BASE_MS", 200, low=1, high=60_000),
+            backoff_max_ms=reader.integer("BACKOFF_MAX_MS", 10_000, low=1, high=600_000),
+            deadline_margin_ms=reader.integer("DEADLINE_MARGIN_MS", 3_000, low=0, high=120_000),
+            state_table=reader.optional("STATE_TABLE"),
+        )
+        if settings.backoff_max_ms < settings.backoff_base_ms:
+            reader.problems["BACKOFF_MAX_MS"] = (
+                f"{settings.backoff_max_ms} is below BACKOFF_BASE_MS={settings.backoff_base_ms}"
+            )
+        if reader.problems:
+            raise SettingsError(reader.problems)
+        return settings
+
+
+@cache
+def load_settings() -> Settings:
+    """The process-wide settings, read from ``os.environ`` on first use."""
+    import os  # noqa: PLC0415 - kept local so the module stays pure for tests
+
+    return Settings.from_env(os.environ)
+
+
+class _Reader:
+    """Reads typed values out of an environment mapping, collecting problems."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.problems: dict[str, str] = {}
+
+    def _raw(self, name: str) -> str | None:
+        value = self._env.get(name)
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+    def text(self, name: str, default: str) -> str:
+        return self._raw(name) or default
+
+    def optional(self, name: str) -> str | None:
+        return self._raw(name)
+
+    def required(self, name: str) -> str:
+        value = self._raw(name)
+        if value is None:
+            self.problems[name] = "is required but not set"
+            return ""
+        return value
+
+    def integer(self, name: str, default: int, *, low: int, high: int) -> int:
+        return self._parse(name, default, lambda raw: _bounded_int(raw, low, high))
+
+    def boolean(self, name: str, *, default: bool) -> bool:
+        return self._parse(name, default, _boolean)
+
+    def url(self, name: str, default: str) -> str:
+        return self._parse(name, default, _http_url)
+
+    def index_prefix(self, name: str, default: str) -> str:
+        return self._parse(name, default, _index_prefix)
+
+    def csv(self, name: str) -> tuple[str, ...]:
+        raw = self._raw(name)
+        if raw is None:
+            return ()
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+    def _parse[T](self, name: str, default: T, parse: Callable[[str], T]) -> T:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except ValueError as error:
+            self.problems[name] = str(error)
+            return default
+
+
+def _bounded_int(raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ValueError(f"{value} is outside the allowed range {low}..{high}")
+    return value
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{raw!r} is not a boolean (use true or false)")
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"{raw!r} is not an http(s) URL such as https://search-x.es.amazonaws.com")
+    return raw.rstrip("/")
+
+
+def _index_prefix(raw: str) -> str:
+    if raw != raw.lower():
+        raise ValueError(f"{raw!r} must be lowercase (OpenSearch index names are)")
+    if _ILLEGAL_INDEX_CHARS.search(raw):
+        raise ValueError(f'{raw!r} contains a character not allowed in index names (\\/*?"<>|,# :)')
+    if raw[0] in "-_+." or len(raw.encode()) > 100:
+        raise ValueError(f"{raw!r} must not start with - _ + . and must be at most 100 bytes")
+    return raw
