@@ -231,7 +231,9 @@ class OpenSearchBulkSink:
                 break
             timeout = min(self._http_timeout, deadline.remaining())
             if timeout <= 0.5:
-                last_reason = "no time left before the invocation deadline"
+                last_reason = "; ".join(
+                    filter(None, [last_reason, "no time left before the invocation deadline"])
+                )
                 break
             attempt += 1
             if attempt > 1:

@@ -1,0 +1,197 @@
+"""The bulk sink's bookkeeping, driven by scripted cluster answers.
+
+The real cluster (tests/integration) shows the same paths end to end; here a
+scripted poster reaches the corners a real cluster will not produce on cue.
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from logstream.bulk import (
+    BulkRequestError,
+    ItemOutcome,
+    OpenSearchBulkSink,
+    chunk_documents,
+    classify_item,
+    encode_bulk_body,
+)
+from logstream.documents import Document
+from logstream.retry import Backoff, Deadline
+
+Answer = Callable[[list[dict[str, Any]]], dict[str, Any]]
+
+
+def _docs(n: int) -> list[Document]:
+    return [
+        Document(f"logs-g-2026.11.{1 + i % 2:02d}", f"id-{i}", i, "g", "s", b'{"n":%d}' % i)
+        for i in range(n)
+    ]
+
+
+class ScriptedCluster:
+    """Parses each gzip body and answers with the next scripted reply."""
+
+    def __init__(self, *answers: Answer | BulkRequestError) -> None:
+        self.answers = list(answers)
+        self.requests: list[list[dict[str, Any]]] = []
+
+    def __call__(self, gzipped_body: bytes, timeout: float) -> dict[str, Any]:
+        lines = gzip.decompress(gzipped_body).splitlines()
+        actions = [orjson.loads(line) for line in lines[::2]]
+        self.requests.append(actions)
+        answer = self.answers.pop(0) if self.answers else all_created
+        if isinstance(answer, BulkRequestError):
+            raise answer
+        return answer(actions)
+
+
+def all_created(actions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"errors": False, "items": [{"create": {"status": 201}} for _ in actions]}
+
+
+def statuses(*codes: int, error_type: str = "mapper_parsing_exception") -> Answer:
+    def answer(actions: list[dict[str, Any]]) -> dict[str, Any]:
+        items = []
+        for i, _ in enumerate(actions):
+            code = codes[i % len(codes)]
+            body: dict[str, Any] = {"status": code}
+            if code >= 300:
+                body["error"] = {
+                    "type": error_type if code == 400 else "es_rejected_execution_exception",
+                    "reason": f"status {code}",
+                }
+            items.append({"create": body})
+        return {"errors": True, "items": items}
+
+    return answer
+
+
+def _sink(
+    cluster: ScriptedCluster, *, batch_size: int = 100, max_in_flight: int = 1
+) -> OpenSearchBulkSink:
+    return OpenSearchBulkSink(
+        cluster,
+        batch_size=batch_size,
+        batch_max_bytes=1024 * 1024,
+        max_in_flight=max_in_flight,
+        gzip_level=1,
+        http_timeout_secs=5,
+        backoff=Backoff(1, 4, rng=random.Random(1), sleep=lambda _: None),
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type", "outcome"),
+    [
+        (201, None, ItemOutcome.DELIVERED),
+        (200, None, ItemOutcome.DELIVERED),
+        (409, "version_conflict_engine_exception", ItemOutcome.DUPLICATE),
+        (429, "es_rejected_execution_exception", ItemOutcome.RETRY),
+        (503, "unavailable_shards_exception", ItemOutcome.RETRY),
+        (400, "es_rejected_execution_exception", ItemOutcome.RETRY),
+        (400, "mapper_parsing_exception", ItemOutcome.REJECTED),
+        (400, "document_parsing_exception", ItemOutcome.REJECTED),
+        (403, "cluster_block_exception", ItemOutcome.FAILED),
+        (404, "index_not_found_exception", ItemOutcome.FAILED),
+    ],
+)
+def test_item_classification(status: int, error_type: str | None, outcome: ItemOutcome) -> None:
+    assert classify_item(status, error_type) is outcome
+
+
+def test_body_is_ndjson_with_create_actions_and_the_event_id() -> None:
+    body = encode_bulk_body(_docs(2))
+    lines = body.splitlines()
+    assert orjson.loads(lines[0]) == {"create": {"_index": "logs-g-2026.11.01", "_id": "id-0"}}
+    assert orjson.loads(lines[1]) == {"n": 0}
+    assert body.endswith(b"\n")
+
+
+def test_chunks_respect_document_and_byte_bounds() -> None:
+    docs = _docs(250)
+    assert [len(c) for c in chunk_documents(docs, 100, 10**9)] == [100, 100, 50]
+    line = len(encode_bulk_body(docs[:1]))
+    assert all(len(c) <= 3 for c in chunk_documents(docs, 100, 3 * line + 2))
+
+
+def test_every_item_outcome_lands_in_its_bucket() -> None:
+    cluster = ScriptedCluster(statuses(201, 409, 400, 429), statuses(201))
+    report = _sink(cluster).deliver(_docs(8), Deadline.after_seconds(30))
+    assert len(report.delivered) == 2 + 2  # two at once, the two 429s on retry
+    assert len(report.duplicates) == 2
+    assert [r.error_type for r in report.rejected] == ["mapper_parsing_exception"] * 2
+    assert report.undelivered == []
+    assert report.retried == 2
+    assert [len(r) for r in cluster.requests] == [8, 2]
+
+
+def test_a_413_splits_the_request_until_it_fits() -> None:
+    too_large = BulkRequestError(413, "request entity too large", retryable=False)
+    cluster = ScriptedCluster(too_large, too_large)
+    report = _sink(cluster).deliver(_docs(8), Deadline.after_seconds(30))
+    assert len(report.delivered) == 8
+    assert report.splits == 2
+    assert [len(r) for r in cluster.requests] == [8, 4, 2, 2, 4]
+
+
+def test_a_lone_document_too_large_is_rejected_not_lost() -> None:
+    too_large = BulkRequestError(413, "request entity too large", retryable=False)
+    report = _sink(ScriptedCluster(too_large)).deliver(_docs(1), Deadline.after_seconds(30))
+    assert [r.error_type for r in report.rejected] == ["request_entity_too_large"]
+
+
+def test_whole_request_429s_are_retried() -> None:
+    busy = BulkRequestError(429, "too many requests", retryable=True)
+    cluster = ScriptedCluster(busy, busy, busy)
+    report = _sink(cluster).deliver(_docs(5), Deadline.after_seconds(30))
+    assert len(report.delivered) == 5
+    assert report.requests == 4
+
+
+def test_what_is_still_failing_after_the_last_retry_is_undelivered() -> None:
+    cluster = ScriptedCluster(*[statuses(429)] * 100)
+    report = _sink(cluster).deliver(_docs(3), Deadline.after_seconds(30))
+    assert len(report.undelivered) == 3
+    assert report.delivered == []
+    assert "429" in report.undelivered[0].reason
+    assert len(cluster.requests) == 12
+
+
+def test_nothing_is_sent_without_time_left() -> None:
+    cluster = ScriptedCluster()
+    report = _sink(cluster).deliver(_docs(3), Deadline.after_seconds(0.2))
+    assert len(report.undelivered) == 3
+    assert "deadline" in report.undelivered[0].reason
+    assert cluster.requests == []
+
+
+def test_auth_failures_are_not_retried_and_not_parked() -> None:
+    denied = BulkRequestError(403, "security_exception: no permissions", retryable=False)
+    cluster = ScriptedCluster(denied)
+    report = _sink(cluster).deliver(_docs(3), Deadline.after_seconds(30))
+    assert len(report.undelivered) == 3
+    assert report.rejected == []
+    assert len(cluster.requests) == 1
+
+
+def test_a_short_response_counts_nothing_as_delivered() -> None:
+    cluster = ScriptedCluster(lambda actions: {"items": []}, all_created)
+    report = _sink(cluster).deliver(_docs(4), Deadline.after_seconds(30))
+    assert len(report.delivered) == 4
+    assert len(cluster.requests) == 2
+
+
+def test_requests_run_in_parallel_up_to_max_in_flight() -> None:
+    cluster = ScriptedCluster()
+    report = _sink(cluster, batch_size=10, max_in_flight=3).deliver(
+        _docs(95), Deadline.after_seconds(30)
+    )
+    assert len(report.delivered) == 95
+    assert sorted(len(r) for r in cluster.requests) == [5] + [10] * 9
