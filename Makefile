@@ -1,0 +1,64 @@
+# The verbs a person types. `make demo` and `make test` are the README's two
+# commands: both bootstrap everything they need on a fresh machine.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+# The Lambda runtime is python3.13 (template.yaml Globals); the venv matches it.
+PYTHON_FOR_VENV ?= $(shell command -v python3.13 || ls -1 $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
+BUILD_DIR := .aws-sam/build
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help venv lint typecheck unit build integration test demo bench deploy clean
+
+help:
+	@echo "make demo   - start OpenSearch + moto, write sample logs, ship them, show what landed"
+	@echo "make test   - lint, type-check, unit tests, sam build, integration tests (real OpenSearch + moto)"
+	@echo "make bench  - decoder and cold-start benchmarks (benchmarks/results/)"
+	@echo "make deploy - sam build && sam deploy --guided"
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	@test -n "$(PYTHON_FOR_VENV)" || { echo "python3.13 not found (the Lambda runtime version); install it or set PYTHON_FOR_VENV"; exit 1; }
+	$(PYTHON_FOR_VENV) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(PY) -m pytest tests/unit
+
+build: venv
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam build
+
+# Integration tests import `logstream` and the handlers from the sam build
+# output, exactly as Lambda lays them out (/opt/python and the code root).
+integration: build
+	$(PY) -m pytest tests/integration -o pythonpath="$(BUILD_DIR)/CommonLayer/python ."
+
+test: lint typecheck unit integration
+
+demo: venv
+	PYTHONPATH=layers/common:. $(PY) -m devstack.demo
+
+bench: venv
+	$(PY) -m benchmarks.bench_decoder
+	$(PY) -m benchmarks.bench_cold_start
+
+deploy: build
+	$(BIN)/sam deploy --guided
+
+clean:
+	rm -rf .aws-sam $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,168 @@
+"""``make demo``: the main job on the local stack, start to finish.
+
+1. start the real OpenSearch and a moto server;
+2. write sample logs into CloudWatch Logs (moto): JSON app logs, plain text,
+   Lambda START / END / REPORT lines, an empty message, a field whose type
+   flips (a mapping conflict), in two groups across two UTC days;
+3. deliver them to the decoder handler as a subscription filter would;
+4. print what landed where: indices and counts, a sample document, the
+   quarantine, the watermarks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from devstack.cloudwatch import put_events, read_events, subscription_deliveries
+from devstack.lambda_context import FakeLambdaContext
+from devstack.moto_server import MotoServer, aws_env
+from devstack.opensearch_server import OpenSearchServer
+from devstack.payloads import make_events
+
+GROUPS = ("/aws/lambda/orders-api", "/ecs/Payments#blue")
+STATE_TABLE = "logstream-demo-state"
+
+
+def _say(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def _configure(opensearch_url: str, moto_url: str) -> None:
+    os.environ.update(aws_env(moto_url))
+    os.environ.update(
+        {
+            "ES_HOST": opensearch_url,
+            "ES_AUTH": "none",
+            "INDEX_PREFIX": "logs",
+            "INDEX_REPLICAS": "0",
+            "STATE_TABLE": STATE_TABLE,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_NAMESPACE": "LogstreamDemo",
+            # EMF lines would bury the summary; the tests check the metrics.
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+    )
+
+
+def _create_state_table() -> None:
+    boto3.client("dynamodb").create_table(
+        TableName=STATE_TABLE,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _write_sample_logs() -> int:
+    logs = boto3.client("logs")
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = int((midnight - timedelta(hours=1)).timestamp() * 1000)  # yesterday's last hour
+    written = 0
+    for number, group in enumerate(GROUPS):
+        events = make_events(600, start, step_ms=10_000, seed=number)
+        # The same field as a number, then as a string: the cluster will refuse one.
+        events.append({"timestamp": start + 5, "message": '{"http": {"status": "teapot"}}'})
+        put_events(logs, group, "2026/11/24/[$LATEST]demo", events)
+        written += len(events)
+        print(f"  {group}: {len(events)} events")
+    return written
+
+
+def _ship() -> list[dict[str, Any]]:
+    from functions.decoder.app import lambda_handler  # noqa: PLC0415 - after env is set
+
+    logs = boto3.client("logs")
+    reports = []
+    for group in GROUPS:
+        for delivery in subscription_deliveries(group, read_events(logs, group), max_events=250):
+            reports.append(lambda_handler(delivery, FakeLambdaContext()))
+    return reports
+
+
+def _show(written: int, reports: list[dict[str, Any]]) -> None:
+    from logstream.clients import dynamodb_client, load_settings, opensearch_client  # noqa: PLC0415
+
+    settings = load_settings()
+    search = opensearch_client()
+    search.indices.refresh(index=f"{settings.index_prefix}-*")
+    _say("Shipping reports, added up")
+    totals: dict[str, float] = {}
+    for report in reports:
+        for key, value in report.items():
+            totals[key] = totals.get(key, 0) + value
+    for key in ("events", "delivered", "duplicates", "quarantined", "undelivered", "requests"):
+        print(f"  {key:<12} {int(totals.get(key, 0))}")
+    print(f"  bytes sent   {int(totals.get('bytes_sent', 0))} (gzip)")
+
+    _say(f"Indices behind the alias {settings.alias}")
+    landed = 0
+    for row in sorted(
+        search.cat.indices(index=settings.alias, format="json"), key=lambda r: r["index"]
+    ):
+        count = int(search.count(index=row["index"])["count"])
+        landed += count
+        print(f"  {row['index']:<55} {count:>5} docs")
+    quarantined = int(search.count(index=settings.quarantine_index)["count"])
+    print(f"  {settings.quarantine_index:<55} {quarantined:>5} parked")
+    print(f"  written {written} = landed {landed} + quarantined {quarantined}")
+
+    _say("A Lambda REPORT line, as stored")
+    hit = search.search(
+        index=settings.alias, body={"size": 1, "query": {"exists": {"field": "lambda.duration_ms"}}}
+    )["hits"]["hits"][0]
+    print(f"  _index={hit['_index']} _id={hit['_id']}")
+    for key, value in hit["_source"].items():
+        print(f"    {key}: {value!r}"[:160])
+
+    _say("JSON fields keep their types: a numeric range query on json.http.status")
+    errors = search.count(
+        index=settings.alias, body={"query": {"range": {"json.http.status": {"gte": 500}}}}
+    )
+    print(f"  documents with json.http.status >= 500: {errors['count']}")
+
+    _say("Quarantine")
+    for parked in search.search(index=settings.quarantine_index, body={"size": 5})["hits"]["hits"]:
+        source = parked["_source"]
+        print(f"  {source['kind']}: {source['error_type']}: {source['reason'][:110]}")
+        print(f"    target {source.get('target_index')} _id {source.get('doc_id')}")
+
+    _say("Acknowledged watermarks (DynamoDB)")
+    items = dynamodb_client().scan(TableName=STATE_TABLE)["Items"]
+    for item in items:
+        mark = datetime.fromtimestamp(int(item["watermark"]["N"]) / 1000, tz=UTC)
+        print(f"  {item['pk']['S']} {item['sk']['S']} -> {mark.isoformat()}")
+
+
+def main() -> int:
+    started = time.monotonic()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
+    _say("Starting OpenSearch (real server) and moto (AWS APIs)")
+    with OpenSearchServer() as opensearch, MotoServer() as moto:
+        print(f"  OpenSearch {opensearch.url}   moto {moto.endpoint_url}")
+        _configure(opensearch.url, moto.endpoint_url)
+        _create_state_table()
+        _say("Writing sample logs to CloudWatch Logs")
+        written = _write_sample_logs()
+        _say("Delivering them to the decoder as subscription payloads")
+        reports = _ship()
+        _show(written, reports)
+    print(f"\nDone in {time.monotonic() - started:.0f} s.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

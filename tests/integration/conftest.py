@@ -1,0 +1,167 @@
+"""Integration fixtures: a deployment of logstream wired to the real local stack.
+
+Each test gets its own index prefix, so tests never see each other's indices,
+and the same DynamoDB state table in moto. The handlers come from the
+``sam build`` output (see tests/support/lambda_harness.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from opensearchpy import OpenSearch
+
+import logstream
+from logstream import clients
+from logstream.settings import Settings
+from tests.support.lambda_harness import BUILD_DIR, invoke
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_logs.client import CloudWatchLogsClient
+
+pytestmark = pytest.mark.integration
+STATE_TABLE = "logstream-state"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _layer_is_the_built_one() -> None:
+    """Prove the code under test is the packaged layer, not the source tree."""
+    location = Path(logstream.__file__).resolve()
+    if BUILD_DIR.resolve() not in location.parents:
+        pytest.fail(
+            f"logstream was imported from {location}, not from the sam build output; "
+            "run the integration tests with `make integration`"
+        )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def state_table(aws_env: dict[str, str]) -> str:
+    dynamodb = _aws_client("dynamodb", aws_env)
+    with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
+        dynamodb.create_table(
+            TableName=STATE_TABLE,
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    return STATE_TABLE
+
+
+def _aws_client(service: str, aws_env: dict[str, str]) -> Any:
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=aws_env["AWS_ENDPOINT_URL"],
+        region_name=aws_env["AWS_REGION"],
+        aws_access_key_id=aws_env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=aws_env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+@dataclass
+class Deployment:
+    """One configured logstream, as the template would deploy it, on the local stack."""
+
+    settings: Settings
+    search: OpenSearch
+    logs: CloudWatchLogsClient
+    dynamodb: DynamoDBClient
+
+    def decode(self, event: dict[str, Any], *, timeout_seconds: float = 120.0) -> Any:
+        """Invoke the built decoder function with one subscription event."""
+        return invoke("DecoderFunction", event, timeout_seconds=timeout_seconds)
+
+    def refresh(self) -> None:
+        self.search.indices.refresh(index=f"{self.settings.index_prefix}-*")
+
+    def counts_by_index(self) -> dict[str, int]:
+        """Documents per daily index (the alias spans them; quarantine is outside it)."""
+        self.refresh()
+        rows = self.search.cat.indices(index=self.settings.alias, format="json", h="index")
+        return {row["index"]: int(self.search.count(index=row["index"])["count"]) for row in rows}
+
+    def quarantine(self) -> list[dict[str, Any]]:
+        self.refresh()
+        if not self.search.indices.exists(index=self.settings.quarantine_index):
+            return []
+        hits = self.search.search(
+            index=self.settings.quarantine_index, body={"size": 10_000, "query": {"match_all": {}}}
+        )["hits"]["hits"]
+        return [hit["_source"] for hit in hits]
+
+
+@pytest.fixture
+def deployment(
+    monkeypatch: pytest.MonkeyPatch,
+    opensearch_url: str,
+    aws_env: dict[str, str],
+    state_table: str,
+) -> Iterator[Deployment]:
+    yield from _deployment(monkeypatch, opensearch_url, opensearch_url, aws_env, state_table)
+
+
+@pytest.fixture
+def deployment_behind_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+    fault_proxy: Any,
+    opensearch_url: str,
+    aws_env: dict[str, str],
+    state_table: str,
+) -> Iterator[Deployment]:
+    """Like ``deployment``, but the decoder reaches OpenSearch through the fault proxy."""
+    yield from _deployment(monkeypatch, fault_proxy.url, opensearch_url, aws_env, state_table)
+
+
+def _deployment(
+    monkeypatch: pytest.MonkeyPatch,
+    es_host: str,
+    opensearch_url: str,
+    aws_env: dict[str, str],
+    state_table: str,
+) -> Iterator[Deployment]:
+    prefix = f"it{uuid.uuid4().hex[:10]}"
+    env = {
+        **aws_env,
+        "ES_HOST": es_host,
+        "ES_AUTH": "none",
+        "INDEX_PREFIX": prefix,
+        "INDEX_REPLICAS": "0",
+        "STATE_TABLE": state_table,
+        "BACKOFF_BASE_MS": "20",
+        "BACKOFF_MAX_MS": "500",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "LogstreamTest",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    clients.reset()
+    settings = clients.load_settings()
+    # Tests look at the cluster directly, never through the proxy.
+    direct = OpenSearch(hosts=[opensearch_url])
+    yield Deployment(
+        settings=settings,
+        search=direct,
+        logs=_aws_client("logs", aws_env),
+        dynamodb=_aws_client("dynamodb", aws_env),
+    )
+    clients.reset()
+    direct.indices.delete(index=f"{prefix}-*", ignore_unavailable=True, expand_wildcards="all")
