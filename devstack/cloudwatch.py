@@ -17,6 +17,7 @@ from devstack.payloads import subscription_payload
 
 if TYPE_CHECKING:
     from mypy_boto3_logs.client import CloudWatchLogsClient
+    from mypy_boto3_logs.type_defs import InputLogEventTypeDef
 
 #: PutLogEvents limits: 10,000 events and 1 MiB (with 26 bytes overhead each) per call.
 _PUT_MAX_EVENTS = 10_000
@@ -36,7 +37,7 @@ def put_events(
     with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_stream(logGroupName=log_group, logStreamName=log_stream)
     ordered = sorted(events, key=lambda e: e["timestamp"])
-    batch: list[dict[str, Any]] = []
+    batch: list[InputLogEventTypeDef] = []
     size = 0
     for event in ordered:
         cost = len(event["message"].encode()) + 26

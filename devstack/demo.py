@@ -94,7 +94,8 @@ def _ship() -> list[dict[str, Any]]:
 
 
 def _show(written: int, reports: list[dict[str, Any]]) -> None:
-    from logstream.clients import dynamodb_client, load_settings, opensearch_client  # noqa: PLC0415
+    from logstream.clients import dynamodb_client, opensearch_client  # noqa: PLC0415
+    from logstream.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings()
     search = opensearch_client()

@@ -20,7 +20,7 @@ from opensearchpy import OpenSearch
 
 import logstream
 from logstream import clients
-from logstream.settings import Settings
+from logstream.settings import Settings, load_settings
 from tests.support.lambda_harness import BUILD_DIR, invoke
 
 if TYPE_CHECKING:
@@ -43,8 +43,10 @@ def _layer_is_the_built_one() -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
     for item in items:
-        item.add_marker(pytest.mark.integration)
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
@@ -154,7 +156,7 @@ def _deployment(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     clients.reset()
-    settings = clients.load_settings()
+    settings = load_settings()
     # Tests look at the cluster directly, never through the proxy.
     direct = OpenSearch(hosts=[opensearch_url])
     yield Deployment(

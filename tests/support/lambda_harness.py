@@ -10,6 +10,7 @@ propagate exactly as an invocation failure would.
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -19,7 +20,8 @@ from typing import Any
 from devstack.lambda_context import FakeLambdaContext
 
 REPO = Path(__file__).resolve().parents[2]
-BUILD_DIR = REPO / ".aws-sam" / "build"
+#: The `sam build` output; LOGSTREAM_BUILD_DIR points elsewhere (`sam build --build-dir`).
+BUILD_DIR = Path(os.environ.get("LOGSTREAM_BUILD_DIR", REPO / ".aws-sam" / "build")).resolve()
 
 Handler = Callable[[dict[str, Any], Any], Any]
 

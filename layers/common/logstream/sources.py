@@ -1,0 +1,208 @@
+"""Reading CloudWatch Logs: the source side of backfill and reconciliation.
+
+CloudWatch's read APIs have low, account-wide quotas, so throttling is normal:
+every call goes through :meth:`CloudWatchSource._call`, which backs off with
+full jitter inside the caller's deadline and counts calls by kind, so a run
+can report (and tests can bound) how many API calls it made.
+
+Events come back normalised to the shape the document builder takes:
+``id``, ``timestamp``, ``message``, ``logStream``, ``ingestionTime``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from botocore.exceptions import ClientError
+
+from logstream.retry import Backoff, Deadline
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs.client import CloudWatchLogsClient
+
+T = TypeVar("T")
+
+_THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "LimitExceededException"}
+)
+#: FilterLogEvents returns at most 10,000 events (and 1 MB) per page.
+MAX_PAGE_EVENTS = 10_000
+
+
+class SourceThrottled(RuntimeError):
+    """CloudWatch kept throttling until the deadline; try again on the next run."""
+
+
+class LogGroupNotFound(LookupError):
+    def __init__(self, log_group: str) -> None:
+        self.log_group = log_group
+        super().__init__(f"log group {log_group!r} does not exist")
+
+
+@dataclass(frozen=True, slots=True)
+class LogGroupInfo:
+    name: str
+    account: str  # from the group's ARN: the `owner` of its documents
+    created_ms: int
+    retention_days: int | None  # None: never expire
+    stored_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: list[dict[str, Any]]
+    next_token: str | None
+
+
+class CloudWatchSource(Protocol):
+    calls: Counter[str]
+
+    def describe_group(self, log_group: str, deadline: Deadline) -> LogGroupInfo: ...
+
+    def groups_with_prefix(self, prefix: str, deadline: Deadline) -> list[LogGroupInfo]: ...
+
+    def filter_page(
+        self,
+        log_group: str,
+        start_ms: int,
+        end_ms: int,
+        deadline: Deadline,
+        *,
+        next_token: str | None = None,
+        filter_pattern: str | None = None,
+        limit: int = MAX_PAGE_EVENTS,
+    ) -> EventPage: ...
+
+
+class BotoCloudWatchSource:
+    """:class:`CloudWatchSource` over a boto3 ``logs`` client."""
+
+    def __init__(self, client: CloudWatchLogsClient, backoff: Backoff) -> None:
+        self._client = client
+        self._backoff = backoff
+        self.calls: Counter[str] = Counter()
+
+    def _call(self, kind: str, deadline: Deadline, request: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            self.calls[kind] += 1
+            try:
+                return request()
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code not in _THROTTLING_CODES:
+                    raise
+                self.calls[f"{kind}.throttled"] += 1
+                if not self._backoff.wait(attempt, deadline):
+                    raise SourceThrottled(f"{kind} throttled until the deadline") from error
+                attempt += 1
+
+    def describe_group(self, log_group: str, deadline: Deadline) -> LogGroupInfo:
+        for info in self.groups_with_prefix(log_group, deadline):
+            if info.name == log_group:
+                return info
+        raise LogGroupNotFound(log_group)
+
+    def groups_with_prefix(self, prefix: str, deadline: Deadline) -> list[LogGroupInfo]:
+        found: list[LogGroupInfo] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"logGroupNamePrefix": prefix}
+            if token:
+                kwargs["nextToken"] = token
+            page = self._call(
+                "DescribeLogGroups",
+                deadline,
+                lambda kwargs=kwargs: self._client.describe_log_groups(**kwargs),  # type: ignore[misc]
+            )
+            for group in page.get("logGroups", []):
+                found.append(
+                    LogGroupInfo(
+                        name=group["logGroupName"],
+                        account=_account_of(group.get("arn", "")),
+                        created_ms=int(group.get("creationTime", 0)),
+                        retention_days=group.get("retentionInDays"),
+                        stored_bytes=int(group.get("storedBytes", 0)),
+                    )
+                )
+            token = page.get("nextToken")
+            if not token:
+                return found
+
+    def filter_page(
+        self,
+        log_group: str,
+        start_ms: int,
+        end_ms: int,
+        deadline: Deadline,
+        *,
+        next_token: str | None = None,
+        filter_pattern: str | None = None,
+        limit: int = MAX_PAGE_EVENTS,
+    ) -> EventPage:
+        """One page of events with ``start_ms <= timestamp < end_ms``."""
+        kwargs: dict[str, Any] = {
+            "logGroupName": log_group,
+            "startTime": start_ms,
+            # FilterLogEvents' endTime is inclusive; windows here are half-open.
+            "endTime": end_ms - 1,
+            "limit": limit,
+        }
+        if next_token:
+            kwargs["nextToken"] = next_token
+        if filter_pattern:
+            kwargs["filterPattern"] = filter_pattern
+        try:
+            page = self._call(
+                "FilterLogEvents", deadline, lambda: self._client.filter_log_events(**kwargs)
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                raise LogGroupNotFound(log_group) from error
+            raise
+        events = [
+            {
+                "id": event["eventId"],
+                "timestamp": event["timestamp"],
+                "message": event.get("message", ""),
+                "logStream": event.get("logStreamName", ""),
+                "ingestionTime": event.get("ingestionTime"),
+            }
+            for event in page.get("events", [])
+            if start_ms <= event["timestamp"] < end_ms
+        ]
+        return EventPage(events=events, next_token=page.get("nextToken") or None)
+
+    def iter_events(
+        self,
+        log_group: str,
+        start_ms: int,
+        end_ms: int,
+        deadline: Deadline,
+        *,
+        filter_pattern: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every event of a window, page after page."""
+        token: str | None = None
+        while True:
+            page = self.filter_page(
+                log_group,
+                start_ms,
+                end_ms,
+                deadline,
+                next_token=token,
+                filter_pattern=filter_pattern,
+            )
+            yield from page.events
+            if page.next_token is None:
+                return
+            token = page.next_token
+
+
+def _account_of(arn: str) -> str:
+    """``arn:aws:logs:<region>:<account>:log-group:<name>`` -> ``<account>``."""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 else ""

@@ -1,0 +1,723 @@
+"""template.yaml and samconfig.toml: linted, transformed, and checked for what they promise.
+
+Two checks, because ``sam validate --lint`` alone is not enough:
+
+* ``sam validate --lint`` is what people run. Since cfn-lint 1.x it lints the
+  SAM template directly, without the SAM transform, so what SAM generates
+  (the AWS::Events::Rule behind a function's ``Schedule`` event, roles, invoke
+  configs) is never linted as the CloudFormation that gets deployed: a
+  ``rate(5 minutess)`` schedule on a function passes it. Its local Fn::ForEach
+  expansion also substitutes the loop variable only in keys and Fn::Sub, which
+  is why template.yaml carries two narrowly scoped cfn-lint suppressions.
+* :func:`check_template` does what CloudFormation does at deploy time, with
+  sample parameter values: expand ``AWS::LanguageExtensions`` (Fn::ForEach,
+  substituting in every string, as CloudFormation documents), run the real SAM
+  transform (aws-sam-translator), then cfn-lint the resulting CloudFormation
+  with the sample values bound and every cfn-lint suppression removed. The
+  negative tests prove it fails on broken templates.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
+from samtranslator.model.exceptions import InvalidDocumentException
+from samtranslator.translator.transform import transform
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "template.yaml"
+SAMCONFIG = REPO / "samconfig.toml"
+REGION = "us-east-1"
+
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+SERVERLESS = "AWS::Serverless-2016-10-31"
+FOR_EACH = "Fn::ForEach::"
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+Json = dict[str, Any]
+
+SAMPLE_LOG_GROUPS = ("/aws/lambda/app-one", "/ecs/App#Two")
+DOMAIN_ARN = "arn:aws:es:us-east-1:123456789012:domain/logs"
+COLLECTION_ARN = "arn:aws:aoss:us-east-1:123456789012:collection/abc123def456"
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:logstream/os-AbCdEf"
+
+#: Deploy-time values for the checked transform (the rest keep their defaults).
+SAMPLE_PARAMETERS: Mapping[str, str | tuple[str, ...]] = {
+    "LogGroupNames": SAMPLE_LOG_GROUPS,
+    "OpenSearchEndpoint": "https://search-logs-abc123.us-east-1.es.amazonaws.com",
+    "AuthMode": "sigv4",
+    "OpenSearchDomainArn": DOMAIN_ARN,
+    "OpenSearchCollectionArn": COLLECTION_ARN,
+    "OpenSearchPasswordSecretArn": SECRET_ARN,
+    "AlarmEmail": "oncall@example.com",
+}
+
+GLOBAL_ENVIRONMENT = {
+    "ES_HOST",
+    "ES_AUTH",
+    "ES_USER",
+    "ES_PASS_SECRET_ARN",
+    "INDEX_PREFIX",
+    "BATCH_SIZE",
+    "MAX_IN_FLIGHT",
+    "HTTP_TIMEOUT_SECS",
+    "BACKOFF_BASE_MS",
+    "BACKOFF_MAX_MS",
+    "LOG_GROUPS",
+    "STATE_TABLE",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+}
+
+
+# --------------------------------------------------------------------------
+# The check: expand language extensions, SAM transform, cfn-lint.
+# --------------------------------------------------------------------------
+
+
+class TemplateExpansionError(ValueError):
+    """The template cannot be expanded the way AWS::LanguageExtensions would."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    problems: list[str]
+    transformed: Json | None
+
+
+def load_template(path: Path = TEMPLATE) -> Json:
+    """The template as plain JSON-compatible data (short-form tags become Fn:: dicts)."""
+    decoded = load_cfn_yaml(path.read_text(encoding="utf-8"), str(path))
+    plain: Json = json.loads(json.dumps(decoded))
+    return plain
+
+
+def _parameter_list(value: str | tuple[str, ...]) -> list[str]:
+    return list(value) if isinstance(value, tuple) else [part.strip() for part in value.split(",")]
+
+
+def _substitute(node: Any, identifier: str, value: str) -> Any:
+    """Replace ``${id}``, ``&{id}`` (alphanumerics only) and ``Ref: id`` everywhere in ``node``."""
+    if isinstance(node, str):
+        logical = re.sub(r"[^A-Za-z0-9]", "", value)
+        return node.replace(f"${{{identifier}}}", value).replace(f"&{{{identifier}}}", logical)
+    if isinstance(node, list):
+        return [_substitute(item, identifier, value) for item in node]
+    if isinstance(node, dict):
+        if node == {"Ref": identifier}:
+            return value
+        return {
+            _substitute(key, identifier, value): _substitute(item, identifier, value)
+            for key, item in node.items()
+        }
+    return node
+
+
+def _collection(raw: Any, parameters: Mapping[str, str | tuple[str, ...]]) -> list[str]:
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        return list(raw)
+    if isinstance(raw, dict) and set(raw) == {"Ref"} and raw["Ref"] in parameters:
+        return _parameter_list(parameters[raw["Ref"]])
+    raise TemplateExpansionError(f"Fn::ForEach collection {raw!r} is not a list or a bound Ref")
+
+
+def expand_for_each(node: Any, parameters: Mapping[str, str | tuple[str, ...]]) -> Any:
+    """Expand every ``Fn::ForEach::<name>`` the way AWS::LanguageExtensions does."""
+    if isinstance(node, list):
+        return [expand_for_each(item, parameters) for item in node]
+    if not isinstance(node, dict):
+        return node
+    expanded: Json = {}
+    loops: list[tuple[str, Any]] = []
+    for key, value in node.items():
+        if key.startswith(FOR_EACH):
+            loops.append((key, value))
+        else:
+            expanded[key] = expand_for_each(value, parameters)
+    for name, loop in loops:
+        if not (isinstance(loop, list) and len(loop) == 3 and isinstance(loop[0], str)):
+            raise TemplateExpansionError(f"{name} must be [identifier, collection, fragment]")
+        identifier, raw_collection, fragment = loop
+        if not isinstance(fragment, dict):
+            raise TemplateExpansionError(f"{name}: the fragment must be a mapping")
+        for item in _collection(raw_collection, parameters):
+            produced = expand_for_each(_substitute(fragment, identifier, item), parameters)
+            for key, value in produced.items():
+                if key in expanded:
+                    raise TemplateExpansionError(f"{name}: {item!r} produces duplicate key {key}")
+                expanded[key] = value
+    return expanded
+
+
+def _strip_cfn_lint_suppressions(template: Json) -> None:
+    metadata = template.get("Metadata")
+    if isinstance(metadata, dict):
+        metadata.pop("cfn-lint", None)
+    for resource in template.get("Resources", {}).values():
+        resource_metadata = resource.get("Metadata")
+        if isinstance(resource_metadata, dict):
+            resource_metadata.pop("cfn-lint", None)
+            if not resource_metadata:
+                del resource["Metadata"]
+
+
+def _packaged(template: Json) -> None:
+    """Point CodeUri/ContentUri at S3, as ``sam package`` does; the folders must exist."""
+    for logical_id, resource in template.get("Resources", {}).items():
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            uri = properties.get(key)
+            if isinstance(uri, str) and not uri.startswith("s3://"):
+                if not (REPO / uri).is_dir():
+                    raise TemplateExpansionError(f"{logical_id}.{key} {uri!r} is not a folder")
+                properties[key] = f"s3://logstream-artifacts/{logical_id}.zip"
+
+
+class _NoManagedPolicyNames:
+    """The template names managed policies by ARN only, so nothing needs looking up."""
+
+    def load(self) -> dict[str, str]:
+        raise AssertionError("a policy was given by name; use its ARN (no IAM calls in tests)")
+
+
+def check_template(
+    template: Json, parameters: Mapping[str, str | tuple[str, ...]] = SAMPLE_PARAMETERS
+) -> CheckResult:
+    """What deploy-time processing plus cfn-lint find in ``template``, ``parameters`` bound."""
+    document = copy.deepcopy(template)
+    transforms = document.get("Transform", [])
+    transforms = transforms if isinstance(transforms, list) else [transforms]
+    try:
+        if LANGUAGE_EXTENSIONS in transforms:
+            document = expand_for_each(document, parameters)
+            document["Transform"] = [name for name in transforms if name != LANGUAGE_EXTENSIONS]
+        _strip_cfn_lint_suppressions(document)
+        _packaged(document)
+    except TemplateExpansionError as error:
+        return CheckResult([f"expansion: {error}"], None)
+
+    values = {name: ",".join(_parameter_list(value)) for name, value in parameters.items()}
+    try:
+        transformed: Json = transform(document, dict(values), _NoManagedPolicyNames())
+    except InvalidDocumentException as error:
+        return CheckResult([f"sam transform: {cause}" for cause in error.causes], None)
+
+    # cfn-lint resolves Refs through parameter defaults: bind the sample values.
+    declared = transformed.get("Parameters", {})
+    for name, value in values.items():
+        if name in declared:
+            declared[name]["Default"] = value
+    matches = lint(json.dumps(transformed), config=ManualArgs(regions=[REGION]))
+    problems = [
+        f"{match.rule.id} {'/'.join(str(part) for part in match.path)}: {match.message}"
+        for match in matches
+        if match.rule.id[:1] in {"E", "W"}
+    ]
+    return CheckResult(problems, transformed)
+
+
+# --------------------------------------------------------------------------
+# Fixtures and small helpers
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def aws_region() -> Iterator[None]:
+    """aws-sam-translator reads the region (for ARNs and partitions) from the environment."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        yield
+
+
+@pytest.fixture(scope="module")
+def source() -> Json:
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def checked(source: Json) -> CheckResult:
+    return check_template(source)
+
+
+@pytest.fixture(scope="module")
+def deployed(checked: CheckResult) -> Json:
+    """The CloudFormation that the sample parameters deploy (only if the check passed)."""
+    assert checked.problems == []
+    assert checked.transformed is not None
+    return checked.transformed
+
+
+def resources_of(template: Json, resource_type: str) -> dict[str, Json]:
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if isinstance(resource, dict) and resource.get("Type") == resource_type
+    }
+
+
+def _value(node: Any, parameters: Mapping[str, Any], template: Json) -> Any:
+    if isinstance(node, dict) and set(node) == {"Ref"}:
+        name = node["Ref"]
+        if name in parameters:
+            value = parameters[name]
+            return list(value) if isinstance(value, tuple) else value
+        default = template["Parameters"][name].get("Default")
+        if template["Parameters"][name]["Type"] == "CommaDelimitedList":
+            return [] if default is None else _parameter_list(default)
+        return default
+    return node
+
+
+def evaluate(expression: Any, parameters: Mapping[str, Any], template: Json) -> bool:
+    """Evaluate a Conditions/Rules expression for given parameter values."""
+    if isinstance(expression, dict) and set(expression) == {"Condition"}:
+        return evaluate(template["Conditions"][expression["Condition"]], parameters, template)
+    (function, arguments), *rest = expression.items()
+    assert not rest, expression
+    args = [_value(argument, parameters, template) for argument in arguments]
+    match function:
+        case "Fn::Equals":
+            return bool(args[0] == args[1])
+        case "Fn::Contains":
+            return bool(args[1] in args[0])
+        case "Fn::Not":
+            return not evaluate(arguments[0], parameters, template)
+        case "Fn::And":
+            return all(evaluate(argument, parameters, template) for argument in arguments)
+        case "Fn::Or":
+            return any(evaluate(argument, parameters, template) for argument in arguments)
+    raise AssertionError(f"unsupported condition function {function}")
+
+
+def effective_statements(
+    statements: list[Any], parameters: Mapping[str, Any], template: Json
+) -> list[Json]:
+    """The policy statements that exist for ``parameters`` (Fn::If resolved, NoValue dropped)."""
+    chosen: list[Json] = []
+    for statement in statements:
+        effective = statement
+        if isinstance(statement, dict) and set(statement) == {"Fn::If"}:
+            condition, when_true, when_false = statement["Fn::If"]
+            holds = evaluate(template["Conditions"][condition], parameters, template)
+            effective = when_true if holds else when_false
+        if effective != NO_VALUE:
+            chosen.append(effective)
+    return chosen
+
+
+def failed_rules(parameters: Mapping[str, Any], template: Json) -> list[str]:
+    failed = []
+    for name, rule in template.get("Rules", {}).items():
+        if "RuleCondition" in rule and not evaluate(rule["RuleCondition"], parameters, template):
+            continue
+        if not all(evaluate(a["Assert"], parameters, template) for a in rule["Assertions"]):
+            failed.append(name)
+    return failed
+
+
+# --------------------------------------------------------------------------
+# The template is valid: sam validate --lint, and the stricter check
+# --------------------------------------------------------------------------
+
+
+def test_sam_validate_lint_passes() -> None:
+    sam = Path(sys.executable).with_name("sam")
+    assert sam.exists(), f"aws-sam-cli is not installed next to {sys.executable}"
+    env = {**os.environ, "AWS_DEFAULT_REGION": REGION, "SAM_CLI_TELEMETRY": "0"}
+    result = subprocess.run(
+        [str(sam), "validate", "--lint", "--template-file", str(TEMPLATE)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_transformed_template_lints_clean(checked: CheckResult) -> None:
+    assert checked.problems == []
+    assert checked.transformed is not None
+
+
+def test_samconfig_lets_sam_cli_read_the_foreach(source: Json) -> None:
+    # SAM CLI crashes on Fn::ForEach unless it expands the loop itself, and the
+    # loop needs a LogGroupNames value for `sam build` (deploy asks for one).
+    assert source["Transform"] == [LANGUAGE_EXTENSIONS, SERVERLESS]
+    assert "Default" not in source["Parameters"]["LogGroupNames"]
+    config = tomllib.loads(SAMCONFIG.read_text(encoding="utf-8"))["default"]
+    for command in ("build", "package", "deploy", "sync"):
+        assert config[command]["parameters"]["language_extensions"] is True, command
+    assert "LogGroupNames=" in config["build"]["parameters"]["parameter_overrides"]
+
+
+# --------------------------------------------------------------------------
+# The check is honest: broken templates fail it
+# --------------------------------------------------------------------------
+
+
+def _with_missing_getatt(template: Json) -> None:
+    template["Outputs"]["DecoderFunctionArn"]["Value"] = {"Fn::GetAtt": ["MissingFunction", "Arn"]}
+
+
+def _with_python27(template: Json) -> None:
+    template["Globals"]["Function"]["Runtime"] = "python2.7"
+
+
+def _with_bad_events_rule(template: Json) -> None:
+    template["Resources"]["NightlyRule"] = {
+        "Type": "AWS::Events::Rule",
+        "Properties": {
+            "ScheduleExpression": "rate(5 minutess)",
+            "Targets": [{"Id": "decoder", "Arn": {"Fn::GetAtt": ["DecoderFunction", "Arn"]}}],
+        },
+    }
+
+
+def _with_bad_sam_schedule(template: Json) -> None:
+    # How Backfill/Reconcile/SchemaHeal will be scheduled; `sam validate --lint` passes this.
+    decoder = template["Resources"]["DecoderFunction"]["Properties"]
+    decoder["Events"] = {
+        "Nightly": {"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutess)"}}
+    }
+
+
+def _with_dangling_depends_on(template: Json) -> None:
+    # The loop's DependsOn is only checked once &{LogGroup} is substituted (suppressed in lint).
+    loop = template["Resources"]["Fn::ForEach::LogGroupSubscriptions"][2]
+    loop["DecoderSubscription&{LogGroup}"]["DependsOn"][0] = "DecoderPermissionTypo&{LogGroup}"
+
+
+@pytest.mark.parametrize(
+    ("breakage", "expected"),
+    [
+        pytest.param(_with_missing_getatt, "MissingFunction", id="getatt-missing-resource"),
+        pytest.param(_with_python27, "python2.7", id="runtime-python2.7"),
+        pytest.param(_with_bad_events_rule, "minutess", id="events-rule-bad-rate"),
+        pytest.param(_with_bad_sam_schedule, "minutess", id="sam-schedule-bad-rate"),
+        pytest.param(_with_dangling_depends_on, "DecoderPermissionTypo", id="foreach-depends-on"),
+    ],
+)
+def test_check_fails_on_broken_templates(source: Json, breakage: Any, expected: str) -> None:
+    broken = copy.deepcopy(source)
+    breakage(broken)
+    problems = check_template(broken).problems
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_check_fails_when_foreach_produces_duplicate_logical_ids(source: Json) -> None:
+    clashing = {**SAMPLE_PARAMETERS, "LogGroupNames": ("/ecs/app-one", "/ecs/appone")}
+    problems = check_template(source, clashing).problems
+    assert any("duplicate key DecoderPermissionecsappone" in p for p in problems), problems
+
+
+# --------------------------------------------------------------------------
+# Structure: what the stack promises
+# --------------------------------------------------------------------------
+
+
+def test_globals_hold_runtime_architecture_layer_and_environment(source: Json) -> None:
+    function_globals = source["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.13"
+    assert function_globals["Architectures"] == ["x86_64"]
+    assert (function_globals["Timeout"], function_globals["MemorySize"]) == (120, 512)
+    assert function_globals["Tracing"] == "Active"
+    assert function_globals["Layers"] == [{"Ref": "CommonLayer"}]
+    variables = function_globals["Environment"]["Variables"]
+    assert set(variables) == GLOBAL_ENVIRONMENT
+    assert variables["LOG_GROUPS"] == {"Fn::Join": [",", {"Ref": "LogGroupNames"}]}
+    assert variables["STATE_TABLE"] == {"Ref": "StateTable"}
+    for function in resources_of(source, "AWS::Serverless::Function").values():
+        overrides = function["Properties"]
+        assert "Runtime" not in overrides
+        assert "Architectures" not in overrides
+
+
+def test_environment_names_are_the_ones_settings_reads() -> None:
+    settings_source = (REPO / "layers/common/logstream/settings.py").read_text(encoding="utf-8")
+    for name in sorted(GLOBAL_ENVIRONMENT):
+        if not name.startswith("POWERTOOLS_"):  # those are read by Powertools itself
+            assert f'"{name}"' in settings_source, name
+
+
+def test_every_function_has_the_layer_runtime_and_environment(deployed: Json) -> None:
+    layers = resources_of(deployed, "AWS::Lambda::LayerVersion")
+    assert len(layers) == 1
+    (layer_id,) = layers
+    assert layer_id.startswith("CommonLayer")
+    layer = layers[layer_id]["Properties"]
+    assert layer["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["CompatibleArchitectures"] == ["x86_64"]
+    functions = resources_of(deployed, "AWS::Lambda::Function")
+    assert "DecoderFunction" in functions
+    for function in functions.values():
+        properties = function["Properties"]
+        assert {"Ref": layer_id} in properties["Layers"]
+        assert properties["Runtime"] == "python3.13"
+        assert properties["Architectures"] == ["x86_64"]
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        variables = properties["Environment"]["Variables"]
+        assert set(variables) >= GLOBAL_ENVIRONMENT
+        assert "AWS_REGION" not in variables  # reserved; Lambda sets it
+        assert "ReservedConcurrentExecutions" not in properties
+
+
+def test_layer_is_built_by_sam_for_the_lambda_runtime(source: Json) -> None:
+    layer = source["Resources"]["CommonLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["ContentUri"] == "layers/common/"
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "x86_64"}
+    assert (REPO / "layers/common/requirements.txt").is_file()
+
+
+def test_decoder_failures_go_to_the_sqs_queue(deployed: Json) -> None:
+    configs = [
+        config["Properties"]
+        for config in resources_of(deployed, "AWS::Lambda::EventInvokeConfig").values()
+        if config["Properties"]["FunctionName"] == {"Ref": "DecoderFunction"}
+    ]
+    assert len(configs) == 1
+    (config,) = configs
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumEventAgeInSeconds"] == 21600
+    queue_arn = {"Fn::GetAtt": ["DecoderFailureQueue", "Arn"]}
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
+    queue = deployed["Resources"]["DecoderFailureQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    # SAM grants the send itself when the destination is an SQS queue.
+    role = deployed["Resources"]["DecoderFunctionRole"]["Properties"]
+    grants = [
+        statement
+        for policy in role.get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    assert {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": queue_arn} in grants
+
+
+def test_state_table_keys_and_protection(deployed: Json) -> None:
+    table = deployed["Resources"]["StateTable"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    properties = table["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert sorted(properties["AttributeDefinitions"], key=lambda d: d["AttributeName"]) == [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"},
+    ]
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+@pytest.mark.parametrize("log_group", SAMPLE_LOG_GROUPS)
+def test_each_log_group_gets_a_permission_and_a_subscription(
+    deployed: Json, log_group: str
+) -> None:
+    suffix = re.sub(r"[^A-Za-z0-9]", "", log_group)
+    permission = deployed["Resources"][f"DecoderPermission{suffix}"]
+    subscription = deployed["Resources"][f"DecoderSubscription{suffix}"]
+    decoder_arn = {"Fn::GetAtt": ["DecoderFunction", "Arn"]}
+
+    assert permission["Type"] == "AWS::Lambda::Permission"
+    assert permission["Properties"]["FunctionName"] == decoder_arn
+    assert permission["Properties"]["Principal"] == "logs.amazonaws.com"
+    assert permission["Properties"]["SourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
+        f":log-group:{log_group}:*"
+    }
+    assert subscription["Type"] == "AWS::Logs::SubscriptionFilter"
+    assert subscription["Properties"]["LogGroupName"] == log_group
+    assert subscription["Properties"]["DestinationArn"] == decoder_arn
+    assert subscription["Properties"]["FilterPattern"] == {"Ref": "FilterPattern"}
+    assert f"DecoderPermission{suffix}" in subscription["DependsOn"]
+    assert "DecoderLogGroup" in subscription["DependsOn"]
+
+
+def test_subscriptions_are_exactly_one_per_log_group(deployed: Json) -> None:
+    assert len(resources_of(deployed, "AWS::Logs::SubscriptionFilter")) == len(SAMPLE_LOG_GROUPS)
+    assert len(resources_of(deployed, "AWS::Lambda::Permission")) == len(SAMPLE_LOG_GROUPS)
+
+
+def test_every_function_owns_its_log_group(source: Json) -> None:
+    # Explicit groups get a retention and keep logstream's own logs out of
+    # LogGroupNames' reach (a subscribed decoder group is an endless loop).
+    groups = {
+        json.dumps(group["Properties"]["LogGroupName"]): group["Properties"]
+        for group in resources_of(source, "AWS::Logs::LogGroup").values()
+    }
+    for function_id in resources_of(source, "AWS::Serverless::Function"):
+        name = json.dumps({"Fn::Sub": f"/aws/lambda/${{{function_id}}}"})
+        assert name in groups, f"{function_id} has no AWS::Logs::LogGroup"
+        assert groups[name]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        pytest.param(
+            {"AuthMode": "sigv4", "OpenSearchDomainArn": DOMAIN_ARN},
+            {
+                "StateTable",
+                "OpenSearchDomain",
+            },
+            id="sigv4",
+        ),
+        pytest.param(
+            {"AuthMode": "sigv4-aoss", "OpenSearchCollectionArn": COLLECTION_ARN},
+            {"StateTable", "OpenSearchServerless"},
+            id="sigv4-aoss",
+        ),
+        pytest.param(
+            {"AuthMode": "basic", "OpenSearchPasswordSecretArn": SECRET_ARN},
+            {"StateTable", "ClusterPassword"},
+            id="basic-with-secret",
+        ),
+        pytest.param({"AuthMode": "none"}, {"StateTable"}, id="none"),
+    ],
+)
+def test_iam_grants_only_what_the_auth_mode_needs(
+    source: Json, parameters: dict[str, str], expected: set[str]
+) -> None:
+    document = source["Resources"]["ShipperAccessPolicy"]["Properties"]["PolicyDocument"]
+    statements = effective_statements(document["Statement"], parameters, source)
+    by_sid = {statement["Sid"]: statement for statement in statements}
+    assert set(by_sid) == expected
+    assert all(statement["Effect"] == "Allow" for statement in statements)
+    assert sorted(by_sid["StateTable"]["Action"]) == [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+    ]
+    assert by_sid["StateTable"]["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
+    if "OpenSearchDomain" in by_sid:
+        assert sorted(by_sid["OpenSearchDomain"]["Action"]) == [
+            "es:ESHttpGet",
+            "es:ESHttpHead",
+            "es:ESHttpPost",
+            "es:ESHttpPut",
+        ]
+        assert by_sid["OpenSearchDomain"]["Resource"] == {"Fn::Sub": "${OpenSearchDomainArn}/*"}
+    if "OpenSearchServerless" in by_sid:
+        assert by_sid["OpenSearchServerless"]["Action"] == "aoss:APIAccessAll"
+        assert by_sid["OpenSearchServerless"]["Resource"] == {
+            "Fn::Sub": "${OpenSearchCollectionArn}"
+        }
+    if "ClusterPassword" in by_sid:
+        assert by_sid["ClusterPassword"]["Action"] == "secretsmanager:GetSecretValue"
+        assert by_sid["ClusterPassword"]["Resource"] == {"Ref": "OpenSearchPasswordSecretArn"}
+    for statement in statements:
+        assert "*" not in json.dumps(statement["Action"])
+
+
+def test_every_function_role_gets_the_shared_policy(deployed: Json) -> None:
+    for function in resources_of(deployed, "AWS::Lambda::Function").values():
+        role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        role = deployed["Resources"][role_id]["Properties"]
+        assert {"Ref": "ShipperAccessPolicy"} in role["ManagedPolicyArns"]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "failed"),
+    [
+        pytest.param({"AuthMode": "sigv4", "OpenSearchDomainArn": DOMAIN_ARN}, [], id="sigv4-ok"),
+        pytest.param({"AuthMode": "sigv4"}, ["SigV4NeedsDomainArn"], id="sigv4-no-domain"),
+        pytest.param({"AuthMode": "sigv4-aoss"}, ["SigV4AossNeedsCollectionArn"], id="aoss-no-arn"),
+        pytest.param({"AuthMode": "basic"}, ["BasicNeedsPasswordSecret"], id="basic-no-secret"),
+        pytest.param(
+            {"AuthMode": "none", "LogGroupNames": ("",)}, ["LogGroupNamesGiven"], id="empty"
+        ),
+        pytest.param(
+            {"AuthMode": "none", "LogGroupNames": ("/a", "")}, ["LogGroupNamesGiven"], id="gap"
+        ),
+    ],
+)
+def test_rules_refuse_incomplete_parameters(
+    source: Json, parameters: dict[str, Any], failed: list[str]
+) -> None:
+    bound = {"LogGroupNames": SAMPLE_LOG_GROUPS, **parameters}
+    assert failed_rules(bound, source) == failed
+
+
+def test_alarms_notify_the_topic(source: Json) -> None:
+    alarms = resources_of(source, "AWS::CloudWatch::Alarm")
+    watched = {
+        (alarm["Properties"]["Namespace"], alarm["Properties"]["MetricName"])
+        for alarm in alarms.values()
+    }
+    assert watched == {
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("Logstream", "DocumentsQuarantined"),
+    }
+    for alarm in alarms.values():
+        properties = alarm["Properties"]
+        assert properties["Threshold"] == 0
+        assert properties["ComparisonOperator"] == "GreaterThanThreshold"
+        assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    subscription = source["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert evaluate(source["Conditions"]["HasAlarmEmail"], {"AlarmEmail": ""}, source) is False
+    assert evaluate(source["Conditions"]["HasAlarmEmail"], {"AlarmEmail": "a@b.c"}, source) is True
+
+
+def test_quarantine_alarm_matches_what_powertools_emits(source: Json) -> None:
+    variables = source["Globals"]["Function"]["Environment"]["Variables"]
+    (alarm,) = [
+        alarm["Properties"]
+        for alarm in resources_of(source, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"]["MetricName"] == "DocumentsQuarantined"
+    ]
+    assert alarm["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["Dimensions"] == [
+        {"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}
+    ]
+    observability = (REPO / "layers/common/logstream/observability.py").read_text(encoding="utf-8")
+    assert '"DocumentsQuarantined"' in observability
+
+
+def test_outputs(source: Json) -> None:
+    assert set(source["Outputs"]) == {
+        "DecoderFunctionArn",
+        "DecoderFailureQueueUrl",
+        "StateTableName",
+        "CommonLayerArn",
+        "AlarmTopicArn",
+    }
+
+
+def test_samconfig() -> None:
+    config = tomllib.loads(SAMCONFIG.read_text(encoding="utf-8"))
+    assert config["version"] == 0.1
+    default = config["default"]
+    build = default["build"]["parameters"]
+    assert (build["cached"], build["parallel"]) == (True, True)
+    assert default["validate"]["parameters"]["lint"] is True
+    deploy = default["deploy"]["parameters"]
+    assert deploy["stack_name"] == "logstream"
+    assert deploy["resolve_s3"] is True
+    assert deploy["capabilities"] == "CAPABILITY_IAM CAPABILITY_AUTO_EXPAND"
+    assert deploy["confirm_changeset"] is True
+    assert deploy["region"] == REGION
+    assert default["sync"]["parameters"]["watch"] is False
