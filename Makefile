@@ -8,7 +8,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 # The Lambda runtime is python3.13 (template.yaml Globals); the venv matches it.
-PYTHON_FOR_VENV ?= $(shell command -v python3.13 || ls -1 $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
+# A pyenv shim answers `command -v` even when it cannot run, so each candidate is tried.
+PYTHON_FOR_VENV ?= $(shell for p in $$(command -v python3.13) $$HOME/.pyenv/versions/3.13*/bin/python3.13; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo "$$p"; break; }; done)
 BUILD_DIR := .aws-sam/build
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
