@@ -1,0 +1,274 @@
+"""Backfill end to end: moto's CloudWatch Logs history -> the built BackfillFunction ->
+the real OpenSearch, with forced stops, crashes, replays and concurrent workers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from devstack.cloudwatch import put_events, read_events, subscription_deliveries
+from devstack.payloads import make_events
+from logstream import clients
+from logstream.backfill import BackfillWorker
+from logstream.retry import Deadline
+from logstream.shipping import DeliveryIncomplete
+from tests.integration.conftest import Deployment
+from tests.support.lambda_harness import invoke
+
+SCHEDULED = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+
+
+@pytest.fixture
+def backfill_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Short leases so a crashed worker's chunk comes back within the test.
+    monkeypatch.setenv("BACKFILL_LEASE_SECS", "5")
+    monkeypatch.setenv("DEADLINE_MARGIN_MS", "1000")
+    clients.reset()
+
+
+def _seed_history(deployment: Deployment, groups: list[str], total: int, days: int) -> int:
+    now = datetime.now(UTC)
+    start = int((now - timedelta(days=days) + timedelta(minutes=30)).timestamp() * 1000)
+    end = int((now - timedelta(minutes=5)).timestamp() * 1000)
+    per_group = total // len(groups)
+    for g, group in enumerate(groups):
+        n = per_group + (total - per_group * len(groups) if g == 0 else 0)
+        half = n // 2
+        step = (end - start) // n
+        # Two streams per group, interleaved in time, as FilterLogEvents will return them.
+        put_events(
+            deployment.logs, group, "stream-a", make_events(half, start, step_ms=2 * step, seed=g)
+        )
+        put_events(
+            deployment.logs,
+            group,
+            "stream-b",
+            make_events(n - half, start + step, step_ms=2 * step, seed=g + 50, first_sequence=half),
+        )
+    return total
+
+
+def _source_count(deployment: Deployment, groups: list[str]) -> int:
+    return sum(len(read_events(deployment.logs, group)) for group in groups)
+
+
+def _work_until_done(job_id: str, *, limit: int = 30) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = []
+    for _ in range(limit):
+        status = invoke("BackfillFunction", {"action": "status", "job_id": job_id})["job"]
+        if status["status"] == "done":
+            return runs
+        runs.append(invoke("BackfillFunction", SCHEDULED, timeout_seconds=120)["work"])
+    raise AssertionError(f"job {job_id} not done after {limit} scheduled runs")
+
+
+def test_a_forced_stop_and_a_crash_resume_and_land_every_event_exactly_once(
+    deployment_behind_proxy: Deployment, fault_proxy: Any, backfill_env: None
+) -> None:
+    deployment = deployment_behind_proxy
+    groups = ["/aws/lambda/history-one", "/ecs/history#two"]
+    total = _seed_history(deployment, groups, 50_000, days=3)
+    assert _source_count(deployment, groups) == total
+
+    # 1. A start whose Lambda has little time: it plans, ships some, stops cleanly.
+    first = invoke(
+        "BackfillFunction",
+        {"action": "start", "log_groups": groups, "days": 3},
+        timeout_seconds=7.0,
+    )
+    assert first["ok"], first
+    job = first["job"]
+    assert first["work"]["stopped_before_deadline"] is True
+    assert 0 < job["chunks_done"] < job["chunks_total"]
+    assert 0 < job["events_shipped"] < total
+
+    # 2. A worker that crashes mid-chunk: the cluster fails under it and the
+    #    invocation raises, leaving its lease to expire.
+    fault_proxy.reject_requests(100_000, status=503)
+    with pytest.raises(DeliveryIncomplete):
+        invoke("BackfillFunction", SCHEDULED, timeout_seconds=15.0)
+    fault_proxy.clear_faults()
+    time.sleep(5.5)  # the crashed worker's lease expires
+
+    # 3. Scheduled runs pick everything up again, from the last acknowledged page.
+    runs = _work_until_done(job["job_id"])
+    assert runs, "the job should have needed more work"
+    final = invoke("BackfillFunction", {"action": "status", "job_id": job["job_id"]})["job"]
+    assert final["chunks_done"] == final["chunks_total"]
+    assert final["eta_seconds"] is None
+    assert sum(deployment.counts_by_index().values()) == total
+    assert deployment.quarantine() == []
+    shipped = first["work"]["events"] + sum(r["events"] for r in runs)
+    rate = sum(r["events"] for r in runs) / max(sum(r["seconds"] for r in runs), 1e-9)
+    print(f"\nbackfill: {total} events, {shipped} shipped (replays included), {rate:.0f} events/s")
+
+
+def test_running_twice_and_overlapping_the_live_stream_leaves_the_source_count(
+    deployment: Deployment, backfill_env: None
+) -> None:
+    groups = ["/aws/lambda/overlap"]
+    total = _seed_history(deployment, groups, 6_000, days=2)
+    events = read_events(deployment.logs, groups[0])
+    # The live stream already delivered every third batch.
+    for number, delivery in enumerate(subscription_deliveries(groups[0], events, max_events=500)):
+        if number % 3 == 0:
+            deployment.decode(delivery)
+    live = sum(deployment.counts_by_index().values())
+    assert 0 < live < total
+
+    reports = []
+    for _ in range(2):
+        started = invoke("BackfillFunction", {"action": "start", "log_groups": groups, "days": 2})
+        assert started["ok"], started
+        reports.append(started)
+        _work_until_done(started["job"]["job_id"])
+        assert sum(deployment.counts_by_index().values()) == total
+
+    assert reports[0]["work"]["delivered"] == total - live
+    assert reports[1]["work"]["delivered"] == 0
+    assert reports[1]["work"]["duplicates"] == total
+
+
+def test_two_concurrent_workers_never_process_the_same_chunk(
+    deployment: Deployment, backfill_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKFILL_CHUNK_EVENTS", "1000")
+    clients.reset()
+    groups = ["/aws/lambda/concurrent-a", "/aws/lambda/concurrent-b"]
+    total = _seed_history(deployment, groups, 8_000, days=2)
+    service = clients.backfill_service()
+    job = service.start({"log_groups": groups, "days": 2}, Deadline.after_seconds(60))
+    assert job.chunks_total >= 8
+
+    reports: dict[str, Any] = {}
+
+    def work(name: str) -> None:
+        worker = BackfillWorker(
+            service.store,
+            service.source,
+            service.shipper,
+            region="us-east-1",
+            lease_ms=60_000,
+            owner=name,
+        )
+        reports[name] = worker.run(Deadline.after_seconds(120), job_ids=[job.job_id])
+
+    threads = [threading.Thread(target=work, args=(f"worker-{n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    touched = [set(reports[name].chunks_touched) for name in ("worker-0", "worker-1")]
+    assert touched[0].isdisjoint(touched[1])
+    assert len(touched[0] | touched[1]) == job.chunks_total
+    assert all(touched), "both workers should have found work"
+    assert service.status(job.job_id).status == "done"
+    assert sum(deployment.counts_by_index().values()) == total
+
+
+def test_a_lease_is_exclusive_until_it_expires(deployment: Deployment, backfill_env: None) -> None:
+    groups = ["/aws/lambda/lease"]
+    _seed_history(deployment, groups, 100, days=1)
+    service = clients.backfill_service()
+    job = service.start({"log_groups": groups, "days": 1}, Deadline.after_seconds(60))
+    chunk = service.store.open_chunks(job.job_id)[0]
+    assert service.store.lease(chunk, "first", 1_000) is not None
+    assert service.store.lease(chunk, "second", 1_000) is None
+    time.sleep(1.1)
+    assert service.store.lease(chunk, "second", 1_000) is not None
+    # The first holder lost it: its progress writes are refused.
+    assert not service.store.save_page(
+        chunk, "first", next_token="t", events=1, quarantined=0, lease_ms=1_000
+    )
+
+
+@pytest.fixture
+def history_group(deployment: Deployment) -> Iterator[str]:
+    group = "/aws/lambda/retained"
+    put_events(deployment.logs, group, "s", make_events(10, int(time.time() * 1000) - 60_000))
+    deployment.logs.put_retention_policy(logGroupName=group, retentionInDays=7)
+    yield group
+
+
+@pytest.mark.parametrize(
+    ("request_body", "error"),
+    [
+        ({"log_groups": ["/does/not/exist"], "days": 1}, "does not exist"),
+        ({"log_groups": ["/nothing/matches*"], "days": 1}, "no log group matches"),
+        (
+            {
+                "log_groups": ["/aws/lambda/retained"],
+                "start": "2026-11-20T00:00:00Z",
+                "end": "2026-11-10T00:00:00Z",
+            },
+            "before or when it starts",
+        ),
+        ({"log_groups": ["/aws/lambda/retained"], "days": 0}, "positive whole number"),
+        ({"log_groups": ["/aws/lambda/retained"], "days": 1, "start": "2026-11-20"}, "either days"),
+        ({"log_groups": ["/aws/lambda/retained"], "start": "last tuesday"}, "not ISO-8601"),
+        ({"action": "status", "job_id": "no-such-job"}, "does not exist"),
+        ({"action": "cancel"}, "needs a job_id"),
+        ({"action": "explode"}, "unknown action"),
+    ],
+)
+def test_bad_requests_get_a_clear_error_and_plan_nothing(
+    deployment: Deployment, history_group: str, request_body: dict[str, Any], error: str
+) -> None:
+    answer = invoke("BackfillFunction", {"action": "start", **request_body})
+    assert answer["ok"] is False
+    assert error in answer["error"]
+    assert invoke("BackfillFunction", {"action": "list"})["jobs"] == []
+
+
+def test_long_and_old_ranges_are_clamped_with_a_warning(
+    deployment: Deployment, history_group: str
+) -> None:
+    answer = invoke(
+        "BackfillFunction", {"action": "start", "log_groups": [history_group], "days": 3650}
+    )
+    assert answer["ok"], answer
+    warnings = " ".join(answer["job"]["warnings"])
+    assert "BACKFILL_MAX_DAYS" in warnings
+    assert "retention is 7 days" in warnings
+    # The plan covers at most the retained week: a handful of chunks, not ten years.
+    assert answer["job"]["chunks_total"] <= 7 * 4 + 1
+    source = len(read_events(deployment.logs, history_group))
+    assert sum(deployment.counts_by_index().values()) == source
+
+
+def test_a_cancelled_job_stops_being_worked(deployment: Deployment, backfill_env: None) -> None:
+    groups = ["/aws/lambda/cancelled"]
+    _seed_history(deployment, groups, 2_000, days=2)
+    service = clients.backfill_service()
+    job = service.start({"log_groups": groups, "days": 2}, Deadline.after_seconds(60))
+    cancelled = invoke("BackfillFunction", {"action": "cancel", "job_id": job.job_id})["job"]
+    assert cancelled["status"] == "cancelled"
+    work = invoke("BackfillFunction", SCHEDULED)["work"]
+    assert work["events"] == 0
+    assert sum(deployment.counts_by_index().values()) == 0
+
+
+def test_a_group_seen_for_the_first_time_gets_its_history_planned(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, backfill_env: None
+) -> None:
+    monkeypatch.setenv("BACKFILL_DAYS", "2")
+    clients.reset()
+    group = "/aws/lambda/newly-subscribed"
+    total = _seed_history(deployment, [group], 3_000, days=2)
+    events = read_events(deployment.logs, group)
+    live = next(iter(subscription_deliveries(group, events[-100:])))
+
+    deployment.decode(live)
+    jobs = invoke("BackfillFunction", {"action": "list"})["jobs"]
+    assert [j["log_groups"] for j in jobs] == [[group]]
+    deployment.decode(live)  # the same group again: no second job
+    assert len(invoke("BackfillFunction", {"action": "list"})["jobs"]) == 1
+
+    _work_until_done(jobs[0]["job_id"])
+    assert sum(deployment.counts_by_index().values()) == total
