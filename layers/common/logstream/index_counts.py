@@ -1,0 +1,144 @@
+"""The index side of reconciliation: counts and ids of one group's documents.
+
+Every query goes to the alias ``${INDEX_PREFIX}-all`` and is filtered on the
+exact ``log_group`` keyword and a half-open ``@timestamp`` range, never on an
+index name alone (two groups may share sanitized names' look-alikes, and the
+alias is what users search).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import TransportError
+
+from logstream.naming import index_pattern_for_group
+from logstream.reconcile import IndexUnavailable, Window
+from logstream.retry import Backoff, Deadline
+
+_ID_PAGE: Final = 5_000
+_ATTEMPTS: Final = 3
+
+
+class OpenSearchIndexCounter:
+    """:class:`logstream.reconcile.IndexCounter` over an opensearch-py client."""
+
+    def __init__(
+        self,
+        client: OpenSearch,
+        *,
+        alias: str,
+        index_prefix: str,
+        backoff: Backoff,
+        timeout_secs: float = 30.0,
+    ) -> None:
+        self._client = client
+        self._alias = alias
+        self._prefix = index_prefix
+        self._backoff = backoff
+        self._timeout = timeout_secs
+        self.queries = 0
+
+    @staticmethod
+    def _filter(log_group: str, window: Window) -> dict[str, Any]:
+        return {
+            "bool": {
+                "filter": [
+                    {"term": {"log_group": log_group}},
+                    {
+                        "range": {
+                            "@timestamp": {
+                                "gte": window.start,
+                                "lt": window.end,
+                                "format": "epoch_millis",
+                            }
+                        }
+                    },
+                ]
+            }
+        }
+
+    def counts(self, log_group: str, window: Window, step_ms: int) -> dict[int, int]:
+        body = {
+            "size": 0,
+            "track_total_hits": False,
+            "query": self._filter(log_group, window),
+            "aggs": {
+                "buckets": {
+                    "date_histogram": {
+                        "field": "@timestamp",
+                        "fixed_interval": f"{step_ms}ms",
+                        "min_doc_count": 1,
+                    }
+                }
+            },
+        }
+        response = self._search(body)
+        buckets = response.get("aggregations", {}).get("buckets", {}).get("buckets", [])
+        counts: dict[int, int] = {}
+        for bucket in buckets:
+            key = max(window.start, int(bucket["key"]))
+            counts[key] = counts.get(key, 0) + int(bucket["doc_count"])
+        return counts
+
+    def ids(self, log_group: str, window: Window) -> set[str]:
+        found: set[str] = set()
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "size": _ID_PAGE,
+                "_source": False,
+                "track_total_hits": False,
+                "query": self._filter(log_group, window),
+                "sort": [{"event_id": "asc"}],
+            }
+            if after is not None:
+                body["search_after"] = after
+            hits = self._search(body).get("hits", {}).get("hits", [])
+            found.update(hit["_id"] for hit in hits)
+            if len(hits) < _ID_PAGE:
+                return found
+            after = hits[-1]["sort"]
+
+    def refresh(self, log_group: str) -> None:
+        self._with_retries(
+            lambda: self._client.indices.refresh(
+                index=index_pattern_for_group(self._prefix, log_group),
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+        )
+
+    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.queries += 1
+        response = self._with_retries(
+            lambda: self._client.search(
+                index=self._alias,
+                body=body,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                request_timeout=self._timeout,
+            )
+        )
+        if not isinstance(response, dict):
+            raise IndexUnavailable("search response was not a JSON object")
+        return response
+
+    def _with_retries(self, request: Any) -> Any:
+        deadline = Deadline.after_seconds(self._timeout * _ATTEMPTS)
+        for attempt in range(_ATTEMPTS):
+            try:
+                return request()
+            except TransportError as error:
+                status = error.status_code if isinstance(error.status_code, int) else None
+                transient = status is None or status == 429 or status >= 500
+                if (
+                    not transient
+                    or attempt + 1 == _ATTEMPTS
+                    or not self._backoff.wait(attempt, deadline)
+                ):
+                    raise IndexUnavailable(
+                        f"OpenSearch query failed ({status}): {error}"
+                    ) from error
+        raise IndexUnavailable("unreachable")
