@@ -8,11 +8,18 @@ retry logic all run.
 
 from __future__ import annotations
 
+import threading
 import urllib.request
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
 
 DEFAULT_REGION = "us-east-1"
 
@@ -34,6 +41,25 @@ def aws_env(endpoint: str, region: str = DEFAULT_REGION) -> dict[str, str]:
     }
 
 
+class _OneRequestAtATime:
+    """Serialises requests into moto.
+
+    AWS applies each request atomically (a DynamoDB conditional write either
+    wins or fails), but moto's backends are plain Python objects that a
+    threaded server would let two requests interleave inside. One lock around
+    the application gives moto the atomicity the code under test relies on,
+    while keep-alive connections from many clients still work.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
 class MotoServer:
     """A moto server on 127.0.0.1 with an OS-chosen port; use as a context manager.
 
@@ -44,7 +70,8 @@ class MotoServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._host = host
         self._port = port
-        self._server: ThreadedMotoServer | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
         self._endpoint: str | None = None
 
     @property
@@ -67,12 +94,16 @@ class MotoServer:
     def start(self) -> Self:
         if self._server is not None:
             return self
-        server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
-        # start() returns once the socket is bound, so requests succeed right away.
-        server.start()
-        host, port = server.get_host_and_port()
+        app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+        # make_server binds the socket before returning: requests succeed right away.
+        server = make_server(
+            self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True, name="moto")
+        self._thread.start()
+        port = server.server_address[1]
         self._server = server
-        self._endpoint = f"http://{host}:{port}"
+        self._endpoint = f"http://{self._host}:{port}"
         return self
 
     def reset(self) -> None:
@@ -87,4 +118,8 @@ class MotoServer:
         server, self._server = self._server, None
         self._endpoint = None
         if server is not None:
-            server.stop()
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None

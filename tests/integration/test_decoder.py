@@ -115,7 +115,8 @@ def test_documents_carry_the_envelope_and_typed_fields(deployment: Deployment) -
     mapping = search.indices.get_mapping(index=alias)
     properties = next(iter(mapping.values()))["mappings"]["properties"]
     assert properties["@timestamp"]["type"] == "date"
-    assert properties["json"]["properties"]["status"]["type"] == "long"
+    # Every JSON number is a double (docs/schema-healing.md): numeric, and 1.5 after 200 fits.
+    assert properties["json"]["properties"]["status"]["type"] == "double"
     settings = search.indices.get_settings(index=alias)
     assert {s["settings"]["index"]["number_of_shards"] for s in settings.values()} == {"1"}
 
@@ -240,3 +241,20 @@ def test_checkpoints_only_move_forward(deployment: Deployment) -> None:
         Key={"pk": {"S": "checkpoint#/ck/group"}, "sk": {"S": "stream#s"}},
     )["Item"]
     assert int(item["watermark"]["N"]) == events[-1]["timestamp"]
+
+
+def test_the_shippers_own_log_group_is_never_shipped(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from logstream import clients  # noqa: PLC0415 - reset after the env change
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "logstream-DecoderFunction-abc")
+    clients.reset()
+    own = "/aws/lambda/logstream-DecoderFunction-abc"
+    report = deployment.decode(subscription_payload(own, "s", make_events(5, 1764000000000)))
+    assert report["events"] == 0
+    other = deployment.decode(
+        subscription_payload("/aws/lambda/app", "s", make_events(5, 1764000000000))
+    )
+    assert other["delivered"] == 5
+    assert sum(deployment.counts_by_index().values()) == 5

@@ -78,6 +78,9 @@ GLOBAL_ENVIRONMENT = {
     "BACKOFF_MAX_MS",
     "LOG_GROUPS",
     "STATE_TABLE",
+    "BACKFILL_DAYS",
+    "MAPPING_TOTAL_FIELDS_LIMIT",
+    "MAPPING_DEPTH_LIMIT",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -474,7 +477,14 @@ def test_every_function_has_the_layer_runtime_and_environment(deployed: Json) ->
         variables = properties["Environment"]["Variables"]
         assert set(variables) >= GLOBAL_ENVIRONMENT
         assert "AWS_REGION" not in variables  # reserved; Lambda sets it
-        assert "ReservedConcurrentExecutions" not in properties
+    # Only the backfill reserves concurrency: it bounds CloudWatch read load.
+    # The decoder must never be capped (subscription deliveries would throttle).
+    reserved = {
+        name for name, f in functions.items() if "ReservedConcurrentExecutions" in f["Properties"]
+    }
+    # Reconcile reserves 1 so scheduled runs never overlap.
+    assert "DecoderFunction" not in reserved
+    assert {"BackfillFunction", "ReconcileFunction"} <= reserved
 
 
 def test_layer_is_built_by_sam_for_the_lambda_runtime(source: Json) -> None:
@@ -555,7 +565,24 @@ def test_each_log_group_gets_a_permission_and_a_subscription(
 
 def test_subscriptions_are_exactly_one_per_log_group(deployed: Json) -> None:
     assert len(resources_of(deployed, "AWS::Logs::SubscriptionFilter")) == len(SAMPLE_LOG_GROUPS)
-    assert len(resources_of(deployed, "AWS::Lambda::Permission")) == len(SAMPLE_LOG_GROUPS)
+    from_logs = [
+        permission
+        for permission in resources_of(deployed, "AWS::Lambda::Permission").values()
+        if permission["Properties"]["Principal"] == "logs.amazonaws.com"
+    ]
+    assert len(from_logs) == len(SAMPLE_LOG_GROUPS)
+
+
+def test_history_reads_are_scoped_to_the_subscribed_groups(deployed: Json) -> None:
+    policies = resources_of(deployed, "AWS::IAM::Policy")
+    reads = [p["Properties"] for name, p in policies.items() if name.startswith("LogGroupRead")]
+    assert len(reads) == len(SAMPLE_LOG_GROUPS)
+    for group, policy in zip(SAMPLE_LOG_GROUPS, reads, strict=True):
+        (statement,) = policy["PolicyDocument"]["Statement"]
+        assert "logs:FilterLogEvents" in statement["Action"]
+        resources = json.dumps(statement["Resource"])
+        assert f"log-group:{group}" in resources
+        assert "log-group:*" not in resources
 
 
 def test_every_function_owns_its_log_group(source: Json) -> None:
@@ -578,21 +605,22 @@ def test_every_function_owns_its_log_group(source: Json) -> None:
             {"AuthMode": "sigv4", "OpenSearchDomainArn": DOMAIN_ARN},
             {
                 "StateTable",
+                "DescribeLogGroups",
                 "OpenSearchDomain",
             },
             id="sigv4",
         ),
         pytest.param(
             {"AuthMode": "sigv4-aoss", "OpenSearchCollectionArn": COLLECTION_ARN},
-            {"StateTable", "OpenSearchServerless"},
+            {"StateTable", "DescribeLogGroups", "OpenSearchServerless"},
             id="sigv4-aoss",
         ),
         pytest.param(
             {"AuthMode": "basic", "OpenSearchPasswordSecretArn": SECRET_ARN},
-            {"StateTable", "ClusterPassword"},
+            {"StateTable", "DescribeLogGroups", "ClusterPassword"},
             id="basic-with-secret",
         ),
-        pytest.param({"AuthMode": "none"}, {"StateTable"}, id="none"),
+        pytest.param({"AuthMode": "none"}, {"StateTable", "DescribeLogGroups"}, id="none"),
     ],
 )
 def test_iam_grants_only_what_the_auth_mode_needs(
@@ -604,11 +632,14 @@ def test_iam_grants_only_what_the_auth_mode_needs(
     assert set(by_sid) == expected
     assert all(statement["Effect"] == "Allow" for statement in statements)
     assert sorted(by_sid["StateTable"]["Action"]) == [
+        "dynamodb:BatchWriteItem",
+        "dynamodb:DeleteItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:Query",
         "dynamodb:UpdateItem",
     ]
+    assert by_sid["DescribeLogGroups"]["Action"] == "logs:DescribeLogGroups"
     assert by_sid["StateTable"]["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
     if "OpenSearchDomain" in by_sid:
         assert sorted(by_sid["OpenSearchDomain"]["Action"]) == [
@@ -670,6 +701,8 @@ def test_alarms_notify_the_topic(source: Json) -> None:
         ("AWS/Lambda", "Throttles"),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
         ("Logstream", "DocumentsQuarantined"),
+        ("Logstream", "ReconcileGapsOpen"),
+        ("Logstream", "DriftUnresolved"),
     }
     for alarm in alarms.values():
         properties = alarm["Properties"]
@@ -704,6 +737,9 @@ def test_outputs(source: Json) -> None:
         "StateTableName",
         "CommonLayerArn",
         "AlarmTopicArn",
+        "BackfillFunctionName",
+        "ReconcileFunctionName",
+        "SchemaHealFunctionName",
     }
 
 

@@ -8,6 +8,8 @@ honoured by boto3 itself, ``ES_HOST`` by the settings).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -16,12 +18,31 @@ import orjson
 from botocore.config import Config
 from opensearchpy import OpenSearch, RequestsHttpConnection
 
+from logstream.backfill import BackfillService, BackfillStore
 from logstream.bulk import OpenSearchBulkSink, opensearch_poster
 from logstream.checkpoints import CheckpointStore, DynamoCheckpointStore
+from logstream.healing import (
+    DecisionStore,
+    DriftRescue,
+    DynamoDecisionStore,
+    MappingSource,
+    MemoryDecisionStore,
+    SchemaHealer,
+)
+from logstream.index_counts import OpenSearchIndexCounter
+from logstream.insights import (
+    FallbackCounter,
+    FilterLogEventsCounter,
+    FilterLogEventsFetcher,
+    InsightsCounter,
+)
 from logstream.observability import logger
+from logstream.payload import LogBatch
+from logstream.reconcile import DynamoReconcileState, Reconciler, SourceCounter, Timing
 from logstream.retry import Backoff, Deadline
 from logstream.settings import AuthMode, Settings, SettingsError, load_settings
 from logstream.shipping import Shipper
+from logstream.sources import BotoCloudWatchSource
 from logstream.templates import ensure_templates
 
 if TYPE_CHECKING:
@@ -134,12 +155,137 @@ def shipper() -> Shipper:
         region=settings.aws_region,
         checkpoints=checkpoint_store() if settings.state_table else None,
         prepare=lambda: ensure_templates(client, settings),
+        on_live_batch=_auto_backfill_hook(settings),
+        own_log_groups=_own_log_groups(),
+        rescue=drift_rescue(),
+    )
+
+
+def _own_log_groups() -> frozenset[str]:
+    """This function's log group, which must never be shipped by itself."""
+    name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+    return frozenset({f"/aws/lambda/{name}"}) if name else frozenset()
+
+
+def _auto_backfill_hook(settings: Settings) -> Callable[[LogBatch, Deadline], object] | None:
+    """Plan a backfill the first time the live path sees a group (BACKFILL_DAYS > 0)."""
+    if settings.backfill_days <= 0 or settings.state_table is None:
+        return None
+    seen: set[str] = set()  # per container: only a new group costs a DynamoDB write
+
+    def hook(batch: LogBatch, deadline: Deadline) -> object:
+        if batch.log_group in seen:
+            return None
+        job_id = backfill_service().auto_backfill(batch.log_group, deadline)
+        seen.add(batch.log_group)
+        if job_id:
+            logger.info(
+                "first delivery from a group: backfill planned",
+                extra={"log_group": batch.log_group, "job_id": job_id},
+            )
+        return job_id
+
+    return hook
+
+
+@cache
+def cloudwatch_source() -> BotoCloudWatchSource:
+    settings = load_settings()
+    return BotoCloudWatchSource(
+        logs_client(), Backoff(settings.backoff_base_ms, settings.backoff_max_ms)
+    )
+
+
+@cache
+def backfill_service() -> BackfillService:
+    settings = load_settings()
+    if settings.state_table is None:
+        raise SettingsError({"STATE_TABLE": "is required for backfill jobs but not set"})
+    return BackfillService(
+        store=BackfillStore(dynamodb_client(), settings.state_table),
+        source=cloudwatch_source(),
+        shipper=shipper(),
+        region=settings.aws_region,
+        default_groups=settings.log_groups,
+        default_days=settings.backfill_days or 30,
+        max_days=settings.backfill_max_days,
+        target_chunk_events=settings.backfill_chunk_events,
+        lease_ms=settings.backfill_lease_secs * 1000,
+    )
+
+
+@cache
+def reconciler() -> Reconciler:
+    """Reconciliation: Insights counts (FilterLogEvents when a filter pattern is set,
+    when RECONCILE_INSIGHTS=false, or as fallback), the index via the alias."""
+    settings = load_settings()
+    source = cloudwatch_source()
+    backoff = Backoff(settings.backoff_base_ms, settings.backoff_max_ms)
+
+    def counter_for(log_group: str) -> SourceCounter:
+        scanner = FilterLogEventsCounter(source, filter_pattern=settings.filter_pattern)
+        if settings.filter_pattern or not settings.reconcile_insights:
+            return scanner
+        return FallbackCounter(InsightsCounter(logs_client(), source), scanner)
+
+    return Reconciler(
+        source=source,
+        counter_for=counter_for,
+        fetcher=FilterLogEventsFetcher(source, filter_pattern=settings.filter_pattern),
+        index=OpenSearchIndexCounter(
+            opensearch_client(),
+            alias=settings.alias,
+            index_prefix=settings.index_prefix,
+            backoff=backoff,
+            timeout_secs=settings.http_timeout_secs,
+        ),
+        shipper=shipper(),
+        state=(
+            DynamoReconcileState(dynamodb_client(), settings.state_table)
+            if settings.state_table
+            else None
+        ),
+        timing=Timing(
+            settle_ms=settings.reconcile_settle_secs * 1000,
+            backfill_days=settings.backfill_days,
+            region=settings.aws_region,
+        ),
     )
 
 
 def deadline_for(context: object) -> Deadline:
     """The invocation's time budget, less DEADLINE_MARGIN_MS for settling up."""
     return Deadline.from_lambda_context(context, load_settings().deadline_margin_ms)
+
+
+@cache
+def drift_decisions() -> DecisionStore:
+    """Schema-drift decisions: the state table, or memory only when STATE_TABLE is unset."""
+    settings = load_settings()
+    if settings.state_table is None:
+        return MemoryDecisionStore()
+    return DynamoDecisionStore(dynamodb_client(), settings.state_table)
+
+
+@cache
+def drift_rescue() -> DriftRescue:
+    """Applies decided resolutions and the field caps to documents the cluster refused."""
+    return DriftRescue(
+        bulk_sink(),
+        drift_decisions(),
+        MappingSource(opensearch_client()),
+        depth_limit=load_settings().mapping_depth_limit,
+    )
+
+
+@cache
+def schema_healer() -> SchemaHealer:
+    settings = load_settings()
+    if settings.state_table is None:
+        raise SettingsError({"STATE_TABLE": "is required to record drift decisions but not set"})
+    client = opensearch_client()
+    ensure_templates(client, settings)
+    return SchemaHealer(client, bulk_sink(), drift_decisions(), settings)
 
 
 def reset() -> None:
@@ -153,5 +299,11 @@ def reset() -> None:
         bulk_sink,
         checkpoint_store,
         shipper,
+        cloudwatch_source,
+        backfill_service,
+        reconciler,
+        drift_decisions,
+        drift_rescue,
+        schema_healer,
     ):
         cached.cache_clear()

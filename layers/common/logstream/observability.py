@@ -41,6 +41,33 @@ class Metric(StrEnum):
     OVERSIZE_MESSAGES = "OversizeMessages"
     INVALID_UTF8 = "InvalidUtf8Payloads"
     SANITIZED_GROUP_NAMES = "SanitizedGroupNames"
+    BACKFILL_EVENTS = "BackfillEvents"
+    BACKFILL_CHUNKS_COMPLETED = "BackfillChunksCompleted"
+    BACKFILL_JOBS_PLANNED = "BackfillJobsPlanned"
+    AUTO_BACKFILL_FAILURES = "AutoBackfillFailures"
+    FEEDBACK_LOOP_BATCHES = "FeedbackLoopBatches"
+    RECONCILE_WINDOWS_CHECKED = "ReconcileWindowsChecked"
+    RECONCILE_GAPS_FOUND = "ReconcileGapsFound"
+    RECONCILE_EVENTS_MISSING = "ReconcileEventsMissing"
+    RECONCILE_EVENTS_RESHIPPED = "ReconcileEventsReshipped"
+    #: Events still missing from the index after repair (the alarm watches it).
+    RECONCILE_GAPS_OPEN = "ReconcileGapsOpen"
+    RECONCILE_UNEXPECTED_DOCUMENTS = "ReconcileUnexpectedDocuments"
+    RECONCILE_INSIGHTS_FALLBACKS = "ReconcileInsightsFallbacks"
+    RECONCILE_CLOUDWATCH_CALLS = "ReconcileCloudWatchCalls"
+    RECONCILE_GROUPS_FAILED = "ReconcileGroupsFailed"
+    RECONCILE_GROUPS_MISSING = "ReconcileGroupsMissing"
+    RECONCILE_LAG = "ReconcileLag"
+    # Schema drift (logstream.drift, logstream.healing)
+    DRIFT_RESCUED = "DriftRescued"  # refused live, fixed by a decision or a cap, delivered
+    DRIFT_CONFLICTS = "DriftConflicts"  # fields with more than one type across a group's days
+    DRIFT_NEW_FIELDS = "DriftNewFields"  # fields of the newest day unknown to the older ones
+    DRIFT_DECISIONS = "DriftDecisions"  # decisions written (new or updated)
+    DRIFT_VALUES_MOVED = "DriftValuesMoved"  # values moved to a typed sibling or json_overflow
+    DRIFT_UNRESOLVED = "DriftUnresolved"  # conflicts + unreplayable docs after a heal run
+    QUARANTINE_REPLAYED = "QuarantineReplayed"  # parked documents now in their daily index
+    QUARANTINE_STILL_REFUSED = "QuarantineStillRefused"  # parked documents left for a human
+    INDICES_REBUILT = "IndicesRebuilt"  # daily indices recreated under decided mappings
 
 
 def count(metric: Metric, value: float = 1) -> None:

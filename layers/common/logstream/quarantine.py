@@ -17,6 +17,7 @@ import orjson
 
 from logstream.bulk import Rejection
 from logstream.documents import Document, OversizeEvent
+from logstream.drift import diagnose
 from logstream.payload import BadEvent, PayloadError
 
 
@@ -53,8 +54,20 @@ def _record(
 def rejection_record(
     quarantine_index: str, rejection: Rejection, now_ms: int | None = None
 ) -> Document:
-    """A document the cluster refused, with why, where it was going and its ``_id``."""
+    """A document the cluster refused, with why, where it was going and its ``_id``.
+
+    The reason is parsed (:func:`logstream.drift.diagnose`) into ``error_class``,
+    ``field``, ``established_type`` and ``seen_type``: what the schema healer acts on.
+    """
     document = rejection.document
+    cause = _cause(rejection.error)
+    diagnosis = diagnose(
+        rejection.error_type,
+        rejection.reason,
+        cause.get("type"),
+        cause.get("reason"),
+        document.source,
+    )
     return _record(
         quarantine_index,
         f"{document.doc_id}@{document.index}",
@@ -66,8 +79,9 @@ def rejection_record(
             "status": rejection.status,
             "error_type": rejection.error_type,
             "reason": rejection.reason,
-            "cause_type": _cause(rejection.error).get("type"),
-            "cause_reason": _cause(rejection.error).get("reason"),
+            "cause_type": cause.get("type"),
+            "cause_reason": cause.get("reason"),
+            **diagnosis.as_record(),
             "document": document.source.decode("utf-8"),
         },
         log_group=document.log_group,

@@ -62,7 +62,17 @@ class Settings:
     backoff_base_ms: int
     backoff_max_ms: int
     deadline_margin_ms: int
+    mapping_total_fields_limit: int
+    mapping_depth_limit: int
     state_table: str | None
+    backfill_days: int
+    backfill_max_days: int
+    backfill_chunk_events: int
+    backfill_lease_secs: int
+    reconcile_interval_secs: int
+    reconcile_settle_secs: int
+    reconcile_insights: bool
+    filter_pattern: str | None
 
     @property
     def alias(self) -> str:
@@ -109,7 +119,27 @@ class Settings:
             backoff_base_ms=reader.integer("BACKOFF_BASE_MS", 200, low=1, high=60_000),
             backoff_max_ms=reader.integer("BACKOFF_MAX_MS", 10_000, low=1, high=600_000),
             deadline_margin_ms=reader.integer("DEADLINE_MARGIN_MS", 3_000, low=0, high=120_000),
+            # Caps on app JSON per daily index; what exceeds them goes to `json_overflow`.
+            mapping_total_fields_limit=reader.integer(
+                "MAPPING_TOTAL_FIELDS_LIMIT", 1000, low=50, high=100_000
+            ),
+            mapping_depth_limit=reader.integer("MAPPING_DEPTH_LIMIT", 20, low=3, high=100),
             state_table=reader.optional("STATE_TABLE"),
+            backfill_days=reader.integer("BACKFILL_DAYS", 30, low=0, high=3653),
+            backfill_max_days=reader.integer("BACKFILL_MAX_DAYS", 400, low=1, high=3653),
+            backfill_chunk_events=reader.integer(
+                "BACKFILL_CHUNK_EVENTS", 50_000, low=1_000, high=10_000_000
+            ),
+            backfill_lease_secs=reader.integer("BACKFILL_LEASE_SECS", 960, low=5, high=86_400),
+            reconcile_interval_secs=reader.integer(
+                "RECONCILE_INTERVAL_SECS", 900, low=60, high=86_400
+            ),
+            # Only windows older than this are reconciled: events still in flight
+            # (ingestion, Insights indexing, the decoder's async retries) are not gaps.
+            reconcile_settle_secs=reader.integer("RECONCILE_SETTLE_SECS", 900, low=60, high=86_400),
+            reconcile_insights=reader.boolean("RECONCILE_INSIGHTS", default=True),
+            # The subscription filter pattern: reconciliation counts with the same one.
+            filter_pattern=reader.optional("FILTER_PATTERN"),
         )
         if settings.backoff_max_ms < settings.backoff_base_ms:
             reader.problems["BACKOFF_MAX_MS"] = (

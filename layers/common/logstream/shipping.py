@@ -15,13 +15,13 @@ Live delivery, backfill, reconciliation and schema healing all ship through
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from logstream.bulk import BulkSink, DeliveryReport, Undelivered
+from logstream.bulk import BulkSink, DeliveryReport, Rejection, Undelivered
 from logstream.checkpoints import CheckpointStore, acknowledged_watermarks
 from logstream.documents import Document, EventOrigin, build_documents
 from logstream.naming import is_sanitized
@@ -81,6 +81,16 @@ class DeliveryIncomplete(RuntimeError):
         )
 
 
+class Rescue(Protocol):
+    """Fixes refused documents and re-sends them (see :class:`logstream.healing.DriftRescue`).
+
+    Every rejection handed in ends in exactly one bucket of the returned
+    report; what it cannot fix comes back in ``rejected`` and is parked.
+    """
+
+    def __call__(self, rejected: Sequence[Rejection], deadline: Deadline) -> DeliveryReport: ...
+
+
 class Shipper:
     """Ships events through one bulk sink, parking what the cluster refuses."""
 
@@ -93,6 +103,9 @@ class Shipper:
         region: str,
         checkpoints: CheckpointStore | None,
         prepare: Callable[[], object] | None = None,
+        on_live_batch: Callable[[LogBatch, Deadline], object] | None = None,
+        rescue: Rescue | None = None,
+        own_log_groups: frozenset[str] = frozenset(),
     ) -> None:
         self._sink = sink
         self._index_prefix = index_prefix
@@ -100,6 +113,12 @@ class Shipper:
         self._region = region
         self._checkpoints = checkpoints
         self._prepare = prepare
+        self._on_live_batch = on_live_batch
+        self._rescue = rescue
+        # The shipper's own log groups: shipping them would feed every
+        # invocation's log lines back into the next invocation, forever.
+        self._own_log_groups = own_log_groups
+        self._warned_feedback = False
 
     def _ensure_prepared(self) -> None:
         # Index templates must exist before the first document creates an index.
@@ -114,6 +133,8 @@ class Shipper:
             batch = decode_payload(raw_data)
         except PayloadError as error:
             return self._park_bad_payload(raw_data, error, deadline)
+        if batch.log_group in self._own_log_groups:
+            return self._refuse_feedback_loop(batch)
         if batch.is_control:
             count(Metric.CONTROL_MESSAGES)
             logger.info("control message acknowledged", extra={"log_group": batch.log_group})
@@ -124,7 +145,39 @@ class Shipper:
                 "payload held invalid UTF-8; bad bytes replaced with U+FFFD",
                 extra={"log_group": batch.log_group, "log_stream": batch.log_stream},
             )
-        return self.ship_batch(batch, deadline)
+        report = self.ship_batch(batch, deadline)
+        if self._on_live_batch is not None:
+            self._after_live_batch(batch, deadline)
+        return report
+
+    def _refuse_feedback_loop(self, batch: LogBatch) -> ShipReport:
+        count(Metric.FEEDBACK_LOOP_BATCHES)
+        if not self._warned_feedback:
+            # Logged once per container: each log line here would trigger another batch.
+            self._warned_feedback = True
+            logger.error(
+                "the shipper's own log group is subscribed; its batches are skipped. "
+                "Remove the subscription filter to stop the loop.",
+                extra={"log_group": batch.log_group},
+            )
+        return ShipReport()
+
+    def _after_live_batch(self, batch: LogBatch, deadline: Deadline) -> None:
+        """Run the live-batch hook (auto-backfill of new groups) after delivery.
+
+        The batch is already delivered, so a hook failure must not fail the
+        invocation (a retry would only replay delivered events). The hook
+        itself makes sure the work is tried again on a later delivery.
+        """
+        assert self._on_live_batch is not None
+        try:
+            self._on_live_batch(batch, deadline)
+        except Exception:  # noqa: BLE001 - logged with its traceback and counted
+            count(Metric.AUTO_BACKFILL_FAILURES)
+            logger.exception(
+                "auto-backfill planning failed; it is retried on the next delivery",
+                extra={"log_group": batch.log_group},
+            )
 
     def ship_batch(self, batch: LogBatch, deadline: Deadline) -> ShipReport:
         origin = EventOrigin(
@@ -178,6 +231,7 @@ class Shipper:
             count(Metric.EMPTY_MESSAGES, built.empty_messages)
 
         delivery = self._sink.deliver(built.documents + records, deadline)
+        self._rescue_rejections(delivery, deadline)
         self._park_rejections(delivery, deadline)
 
         report = self._settle(delivery, records, built.documents)
@@ -188,6 +242,16 @@ class Shipper:
         if delivery.undelivered:
             raise DeliveryIncomplete(report, delivery.undelivered[:20])
         return report
+
+    def _rescue_rejections(self, delivery: DeliveryReport, deadline: Deadline) -> None:
+        """Give refused documents one fixed re-send (decided drift, caps) before parking."""
+        candidates = [r for r in delivery.rejected if r.document.index != self._quarantine_index]
+        if self._rescue is None or not candidates:
+            return
+        delivery.rejected = [
+            r for r in delivery.rejected if r.document.index == self._quarantine_index
+        ]
+        delivery.merge(self._rescue(candidates, deadline))
 
     def _park_rejections(self, delivery: DeliveryReport, deadline: Deadline) -> None:
         """Send refused documents to quarantine; a failure to park leaves them undelivered."""

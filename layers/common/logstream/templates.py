@@ -8,6 +8,21 @@ Two composable templates are installed idempotently:
   higher priority, outside the alias. A group index always ends in a date, so
   it can never be the quarantine index.
 
+The schema healer adds a third kind, ``${INDEX_PREFIX}-drift-{group}``: the logs
+template plus the field types it decided for one group (see
+:func:`drift_template`), at a priority above the logs template. Composable
+templates do not merge, so it carries the whole body; when the logs template
+changes, :func:`ensure_templates` rebuilds every drift template from the
+decisions kept in its ``_meta``.
+
+App JSON under ``json`` is mapped by dynamic templates (docs/schema-healing.md
+says why): strings as ``keyword`` (ignore_above 1024; full text stays
+searchable through ``message``), every number as ``double`` (an integer field
+that later sees 1.5 is the most common drift), no date or numeric detection
+(a string that looks like a date today and does not tomorrow must not lock the
+field). Field count and depth are capped per index; what exceeds a cap is
+moved into the ``json_overflow`` flat_object, never rejected.
+
 A template is rewritten only when its body differs from what is installed
 (compared through a content hash in ``_meta``), so cold starts cost one GET.
 """
@@ -26,6 +41,41 @@ from logstream.settings import Settings
 _DATE: Final = {"type": "date", "format": "epoch_millis||strict_date_optional_time"}
 _KEYWORD: Final = {"type": "keyword", "ignore_above": 1024}
 _STORED_ONLY: Final = {"type": "object", "enabled": False}
+#: Priority of a group's drift template: above the logs template (100), and
+#: distinct per group-part length, so two overlapping patterns never tie.
+DRIFT_TEMPLATE_PRIORITY: Final = 1000
+
+#: Mapping of a field whose type the healer decided, by type name.
+_DECIDED_MAPPINGS: Final[dict[str, dict[str, Any]]] = {
+    "keyword": _KEYWORD,
+    "text": {"type": "text"},
+    "object": {"type": "object"},
+    "date": {"type": "date"},
+}
+
+_JSON_DYNAMIC_TEMPLATES: Final = [
+    {
+        "json_strings": {
+            "path_match": "json.*",
+            "match_mapping_type": "string",
+            "mapping": _KEYWORD,
+        }
+    },
+    {
+        "json_integers": {
+            "path_match": "json.*",
+            "match_mapping_type": "long",
+            "mapping": {"type": "double"},
+        }
+    },
+    {
+        "json_decimals": {
+            "path_match": "json.*",
+            "match_mapping_type": "double",
+            "mapping": {"type": "double"},
+        }
+    },
+]
 
 
 def logs_template(settings: Settings) -> dict[str, Any]:
@@ -38,11 +88,18 @@ def logs_template(settings: Settings) -> dict[str, Any]:
                 "index": {
                     "number_of_shards": settings.index_shards,
                     "number_of_replicas": settings.index_replicas,
+                    "mapping": {
+                        "total_fields": {"limit": settings.mapping_total_fields_limit},
+                        "depth": {"limit": settings.mapping_depth_limit},
+                    },
                 }
             },
             "aliases": {settings.alias: {}},
             "mappings": {
                 "dynamic": False,  # the envelope is closed; app fields live under `json`
+                "date_detection": False,
+                "numeric_detection": False,
+                "dynamic_templates": _JSON_DYNAMIC_TEMPLATES,
                 "properties": {
                     "@timestamp": _DATE,
                     "ingestion_time": _DATE,
@@ -72,6 +129,8 @@ def logs_template(settings: Settings) -> dict[str, Any]:
                         }
                     },
                     "json": {"type": "object", "dynamic": True},
+                    # Whatever exceeds the field-count or depth cap: searchable by path.
+                    "json_overflow": {"type": "flat_object"},
                 },
             },
         },
@@ -105,6 +164,11 @@ def quarantine_template(settings: Settings) -> dict[str, Any]:
                     "cause_type": {"type": "keyword"},
                     "reason": {"type": "text", "fields": {"keyword": _KEYWORD}},
                     "cause_reason": {"type": "text"},
+                    # Parsed by logstream.drift.diagnose: what the schema healer acts on.
+                    "error_class": {"type": "keyword"},
+                    "field": {"type": "keyword"},
+                    "established_type": {"type": "keyword"},
+                    "seen_type": {"type": "keyword"},
                     # Stored verbatim, never indexed: a quarantine record cannot conflict.
                     "document": {"type": "keyword", "index": False, "doc_values": False},
                     "raw": {"type": "keyword", "index": False, "doc_values": False},
@@ -116,11 +180,43 @@ def quarantine_template(settings: Settings) -> dict[str, Any]:
 
 def _with_hash(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
     digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
-    return {**body, "_meta": {"managed_by": "logstream", "content_hash": digest}}, digest
+    meta = {**body.get("_meta", {}), "managed_by": "logstream", "content_hash": digest}
+    return {**body, "_meta": meta}, digest
+
+
+def drift_template_name(settings: Settings, group_part: str) -> str:
+    return f"{settings.index_prefix}-drift-{group_part}"
+
+
+def drift_template(settings: Settings, group_part: str, decided: dict[str, str]) -> dict[str, Any]:
+    """The logs template for one group's indices, with the field types the healer decided.
+
+    ``decided`` maps full field paths (``json.http.status``) to a type name.
+    The decisions are also kept in ``_meta`` so the template can be rebuilt
+    when the logs template changes (see :func:`refresh_drift_templates`).
+    """
+    body = logs_template(settings)
+    body["index_patterns"] = [f"{settings.index_prefix}-{group_part}-*"]
+    body["priority"] = DRIFT_TEMPLATE_PRIORITY + len(group_part)
+    root = body["template"]["mappings"]["properties"]
+    for path in sorted(decided, key=lambda p: p.count(".")):
+        parts = path.split(".")
+        node = root
+        for parent in parts[:-1]:
+            slot = node.setdefault(parent, {"type": "object"})
+            node = slot.setdefault("properties", {})
+        field_type = decided[path]
+        node[parts[-1]] = dict(_DECIDED_MAPPINGS.get(field_type, {"type": field_type}))
+    body["_meta"] = {"drift_group_part": group_part, "drift_fields": dict(sorted(decided.items()))}
+    return body
 
 
 def ensure_templates(client: OpenSearch, settings: Settings) -> list[str]:
-    """Install or update both templates; returns the names that were (re)written."""
+    """Install or update both templates; returns the names that were (re)written.
+
+    When the logs template changed, every drift template of this prefix is
+    rebuilt on it too, so a group with decisions never keeps an old envelope.
+    """
     written = []
     for name, body in (
         (f"{settings.index_prefix}-logs", logs_template(settings)),
@@ -128,6 +224,27 @@ def ensure_templates(client: OpenSearch, settings: Settings) -> list[str]:
     ):
         if ensure_template(client, name, body):
             written.append(name)
+    if f"{settings.index_prefix}-logs" in written:
+        written += refresh_drift_templates(client, settings)
+    return written
+
+
+def refresh_drift_templates(client: OpenSearch, settings: Settings) -> list[str]:
+    """Rebuild every drift template of this prefix from the decisions in its ``_meta``."""
+    try:
+        found = client.indices.get_index_template(name=drift_template_name(settings, "*"))
+    except NotFoundError:
+        return []
+    written = []
+    for entry in found.get("index_templates", []):
+        meta = entry["index_template"].get("_meta") or {}
+        part, fields = meta.get("drift_group_part"), meta.get("drift_fields")
+        if meta.get("managed_by") != "logstream" or not isinstance(part, str):
+            continue
+        if entry["name"] != drift_template_name(settings, part) or not isinstance(fields, dict):
+            continue
+        if ensure_template(client, entry["name"], drift_template(settings, part, fields)):
+            written.append(entry["name"])
     return written
 
 

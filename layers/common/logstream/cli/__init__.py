@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Sequence
 
 #: Subcommand modules, each with ``register(subparsers)``.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("backfill", "drift", "reconcile")
 
 
 def build_parser() -> argparse.ArgumentParser:
