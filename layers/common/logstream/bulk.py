@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Final, Protocol
 
 import orjson
@@ -135,13 +136,15 @@ class BulkPoster(Protocol):
     def __call__(self, gzipped_body: bytes, timeout: float) -> dict[str, Any]: ...
 
 
+@lru_cache(maxsize=4096)
+def _action_prefix(op: str, index: str) -> bytes:
+    # Index names are validated to be plain ASCII without quotes, so no escaping.
+    return b'{"%s":{"_index":"%s","_id":' % (op.encode(), index.encode())
+
+
 def action_line(document: Document) -> bytes:
     """The bulk action line (``create`` or ``index``) for a document."""
-    return b'{"%s":{"_index":"%s","_id":%s}}\n' % (
-        document.op.encode(),
-        document.index.encode(),
-        orjson.dumps(document.doc_id),
-    )
+    return _action_prefix(document.op, document.index) + orjson.dumps(document.doc_id) + b"}}\n"
 
 
 def encode_bulk_body(documents: Sequence[Document]) -> bytes:

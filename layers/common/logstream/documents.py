@@ -16,7 +16,6 @@ a batch are serialised once and spliced onto each event's own bytes.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -28,11 +27,6 @@ from logstream.naming import day_suffix, document_id, index_prefix_for_group
 #: CloudWatch's own limit for one event; anything larger did not come from it intact.
 MAX_MESSAGE_BYTES: Final = 256 * 1024
 
-_LAMBDA_FIELDS: Final = re.compile(
-    r"(RequestId|Version|Duration|Billed Duration|Memory Size|Max Memory Used|Init Duration"
-    r"|Restore Duration|Billed Restore Duration|Status|Error Type): "
-    r"([^\t\n]+?)(?: ms| MB)?(?=\t|\n|$| Version:)"
-)
 _LAMBDA_FIELD_NAMES: Final = {
     "RequestId": "request_id",
     "Version": "version",
@@ -171,17 +165,33 @@ def _json_object(message: str) -> dict[str, Any] | None:
 
 
 def parse_lambda_platform_line(message: str) -> dict[str, Any]:
-    """Fields of a Lambda START / END / REPORT line; numbers as numbers."""
-    kind = message.split(" ", 1)[0].lower()
-    fields: dict[str, Any] = {"type": kind}
-    for key, raw_value in _LAMBDA_FIELDS.findall(message):
-        name = _LAMBDA_FIELD_NAMES[key]
+    """Fields of a Lambda START / END / REPORT line; numbers as numbers.
+
+    ``START RequestId: <id> Version: <v>``, ``END RequestId: <id>`` and
+    ``REPORT RequestId: <id>\tDuration: 1.2 ms\t...``: plain string splits,
+    several times faster than a regular expression on this hot path.
+    """
+    kind, _, rest = message.partition(" ")
+    if kind == "END":
+        return {"type": "end", "request_id": rest.partition(": ")[2].strip()}
+    fields: dict[str, Any] = {"type": kind.lower()}
+    if kind == "START":
+        request, _, version = rest.partition(" Version: ")
+        pairs = [request, f"Version: {version}"] if version else [request]
+    else:
+        pairs = rest.split("\t")
+    for pair in pairs:
+        key, separator, raw_value = pair.partition(": ")
+        name = _LAMBDA_FIELD_NAMES.get(key.strip()) if separator else None
+        if name is None:
+            continue
         value = raw_value.strip()
         if name in _LAMBDA_TEXT_FIELDS:
             fields[name] = value
             continue
+        number = value.removesuffix(" ms").removesuffix(" MB")
         try:
-            fields[name] = float(value) if "." in value else int(value)
+            fields[name] = float(number) if "." in number else int(number)
         except ValueError:
             fields[name] = value
     return fields

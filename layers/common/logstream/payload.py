@@ -182,10 +182,22 @@ def split_valid_events(raw_events: list[Any]) -> tuple[list[dict[str, Any]], lis
     """Keep events with a string id, an integer timestamp and a string message."""
     good: list[dict[str, Any]] = []
     bad: list[BadEvent] = []
+    keep = good.append
     for position, event in enumerate(raw_events):
+        # The common case, checked inline (this runs once per event).
+        if (
+            type(event) is dict
+            and type(event.get("id")) is str
+            and type(timestamp := event.get("timestamp")) is int
+            and 0 <= timestamp <= MAX_TIMESTAMP_MS
+            and type(event.get("message")) is str
+            and event["id"]
+        ):
+            keep(event)
+            continue
         reason = _event_problem(event)
         if reason is None:
-            good.append(event)
+            keep(event)
         else:
             bad.append(BadEvent(position=position, reason=reason, raw=event))
     return good, bad
