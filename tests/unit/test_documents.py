@@ -137,3 +137,29 @@ def test_lambda_lines_become_structured_fields_in_documents() -> None:
     )
     assert doc["lambda"]["duration_ms"] == 1.0
     assert doc["lambda"]["memory_size_mb"] == 512
+
+
+def test_fast_and_general_lambda_parsers_agree() -> None:
+    from logstream.documents import _parse_platform_fields  # noqa: PLC0415
+
+    lines = [
+        "START RequestId: 6c0f Version: $LATEST\n",
+        "START RequestId: 6c0f Version: 12",
+        "REPORT RequestId: 6c0f\tDuration: 41.27 ms\tBilled Duration: 42 ms\t"
+        "Memory Size: 512 MB\tMax Memory Used: 88 MB\tInit Duration: 312.44 ms\t\n",
+        "REPORT RequestId: 6c0f\tDuration: 41.27 ms\tBilled Duration: 42 ms\t"
+        "Memory Size: 512 MB\tMax Memory Used: 88 MB\t",
+    ]
+    for line in lines:
+        assert parse_lambda_platform_line(line) == _parse_platform_fields(line), line
+
+
+def test_unusual_report_fields_are_kept() -> None:
+    fields = parse_lambda_platform_line(
+        "REPORT RequestId: r\tDuration: 3.00 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\t"
+        "Max Memory Used: 60 MB\tRestore Duration: 200.5 ms\tBilled Restore Duration: 100 ms\t"
+        "Status: timeout\n"
+    )
+    assert fields["restore_duration_ms"] == 200.5
+    assert fields["billed_restore_duration_ms"] == 100
+    assert fields["status"] == "timeout"
