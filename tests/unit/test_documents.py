@@ -163,3 +163,11 @@ def test_unusual_report_fields_are_kept() -> None:
     assert fields["restore_duration_ms"] == 200.5
     assert fields["billed_restore_duration_ms"] == 100
     assert fields["status"] == "timeout"
+
+
+def test_end_lines_with_extra_fields_keep_them() -> None:
+    assert parse_lambda_platform_line("END RequestId: r-1\tStatus: error\n") == {
+        "type": "end",
+        "request_id": "r-1",
+        "status": "error",
+    }

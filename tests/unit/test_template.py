@@ -491,7 +491,14 @@ def test_layer_is_built_by_sam_for_the_lambda_runtime(source: Json) -> None:
     layer = source["Resources"]["CommonLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
     assert layer["Properties"]["ContentUri"] == "layers/common/"
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "x86_64"}
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "x86_64"}
+    # The makefile builds for the same runtime and architecture, with bytecode.
+    makefile = (REPO / "layers/common/Makefile").read_text(encoding="utf-8")
+    assert "build-CommonLayer:" in makefile
+    assert "PYTHON ?= python3.13" in makefile
+    assert "--python-version 3.13" in makefile
+    assert "manylinux2014_x86_64" in makefile
+    assert "compileall" in makefile
     assert (REPO / "layers/common/requirements.txt").is_file()
 
 

@@ -9,7 +9,7 @@ honoured by boto3 itself, ``ES_HOST`` by the settings).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -18,37 +18,29 @@ import orjson
 from botocore.config import Config
 from opensearchpy import OpenSearch, RequestsHttpConnection
 
-from logstream.backfill import BackfillService, BackfillStore
 from logstream.bulk import OpenSearchBulkSink, opensearch_poster
 from logstream.checkpoints import CheckpointStore, DynamoCheckpointStore
-from logstream.healing import (
-    DecisionStore,
-    DriftRescue,
-    DynamoDecisionStore,
-    MappingSource,
-    MemoryDecisionStore,
-    SchemaHealer,
-)
-from logstream.index_counts import OpenSearchIndexCounter
-from logstream.insights import (
-    FallbackCounter,
-    FilterLogEventsCounter,
-    FilterLogEventsFetcher,
-    InsightsCounter,
-)
 from logstream.observability import logger
 from logstream.payload import LogBatch
 from logstream.reconcile import DynamoReconcileState, Reconciler, SourceCounter, Timing
 from logstream.retry import Backoff, Deadline
 from logstream.settings import AuthMode, Settings, SettingsError, load_settings
 from logstream.shipping import Shipper
-from logstream.sources import BotoCloudWatchSource
 from logstream.templates import ensure_templates
 
+# Backfill, reconciliation and healing are imported where they are built, not
+# here: the decoder's cold start pays only for the live path (measured in
+# benchmarks/bench_cold_start.py).
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_logs.client import CloudWatchLogsClient
     from mypy_boto3_secretsmanager.client import SecretsManagerClient
+
+    from logstream.backfill import BackfillService
+    from logstream.bulk import DeliveryReport, Rejection
+    from logstream.healing import DecisionStore, DriftRescue, SchemaHealer
+    from logstream.reconcile import Reconciler
+    from logstream.sources import BotoCloudWatchSource
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5)
 
@@ -157,8 +149,13 @@ def shipper() -> Shipper:
         prepare=lambda: ensure_templates(client, settings),
         on_live_batch=_auto_backfill_hook(settings),
         own_log_groups=_own_log_groups(),
-        rescue=drift_rescue(),
+        rescue=_rescue_on_demand,
     )
+
+
+def _rescue_on_demand(rejected: Sequence[Rejection], deadline: Deadline) -> DeliveryReport:
+    """The drift rescue, built (and its module imported) at the first refusal only."""
+    return drift_rescue()(rejected, deadline)
 
 
 def _own_log_groups() -> frozenset[str]:
@@ -190,6 +187,8 @@ def _auto_backfill_hook(settings: Settings) -> Callable[[LogBatch, Deadline], ob
 
 @cache
 def cloudwatch_source() -> BotoCloudWatchSource:
+    from logstream.sources import BotoCloudWatchSource  # noqa: PLC0415 - see module imports
+
     settings = load_settings()
     return BotoCloudWatchSource(
         logs_client(), Backoff(settings.backoff_base_ms, settings.backoff_max_ms)
@@ -198,6 +197,8 @@ def cloudwatch_source() -> BotoCloudWatchSource:
 
 @cache
 def backfill_service() -> BackfillService:
+    from logstream.backfill import BackfillService, BackfillStore  # noqa: PLC0415
+
     settings = load_settings()
     if settings.state_table is None:
         raise SettingsError({"STATE_TABLE": "is required for backfill jobs but not set"})
@@ -218,6 +219,17 @@ def backfill_service() -> BackfillService:
 def reconciler() -> Reconciler:
     """Reconciliation: Insights counts (FilterLogEvents when a filter pattern is set,
     when RECONCILE_INSIGHTS=false, or as fallback), the index via the alias."""
+    from logstream.index_counts import OpenSearchIndexCounter  # noqa: PLC0415
+    from logstream.insights import (  # noqa: PLC0415
+        FallbackCounter,
+        FilterLogEventsCounter,
+        FilterLogEventsFetcher,
+        InsightsCounter,
+    )
+    from logstream.reconcile import (  # noqa: PLC0415
+        Reconciler,
+    )
+
     settings = load_settings()
     source = cloudwatch_source()
     backoff = Backoff(settings.backoff_base_ms, settings.backoff_max_ms)
@@ -261,6 +273,8 @@ def deadline_for(context: object) -> Deadline:
 @cache
 def drift_decisions() -> DecisionStore:
     """Schema-drift decisions: the state table, or memory only when STATE_TABLE is unset."""
+    from logstream.healing import DynamoDecisionStore, MemoryDecisionStore  # noqa: PLC0415
+
     settings = load_settings()
     if settings.state_table is None:
         return MemoryDecisionStore()
@@ -270,6 +284,8 @@ def drift_decisions() -> DecisionStore:
 @cache
 def drift_rescue() -> DriftRescue:
     """Applies decided resolutions and the field caps to documents the cluster refused."""
+    from logstream.healing import DriftRescue, MappingSource  # noqa: PLC0415
+
     return DriftRescue(
         bulk_sink(),
         drift_decisions(),
@@ -280,6 +296,8 @@ def drift_rescue() -> DriftRescue:
 
 @cache
 def schema_healer() -> SchemaHealer:
+    from logstream.healing import SchemaHealer  # noqa: PLC0415
+
     settings = load_settings()
     if settings.state_table is None:
         raise SettingsError({"STATE_TABLE": "is required to record drift decisions but not set"})

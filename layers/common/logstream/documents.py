@@ -202,7 +202,7 @@ def _parse_platform_fields(message: str) -> dict[str, Any]:
     ``REPORT RequestId: <id>\tDuration: 1.2 ms\t...``, whatever fields it holds.
     """
     kind, _, rest = message.partition(" ")
-    if kind == "END":
+    if kind == "END" and "\t" not in rest:
         return {"type": "end", "request_id": rest.partition(": ")[2].strip()}
     fields: dict[str, Any] = {"type": kind.lower()}
     if kind == "START":
