@@ -20,7 +20,7 @@ import boto3
 
 from benchmarks._common import RESULTS_DIR, machine_header, table, write_result
 from devstack.cloudwatch import put_events
-from devstack.moto_server import MotoServer, aws_env
+from devstack.moto_server import MotoServer, aws_env, create_state_table
 from devstack.opensearch_server import OpenSearchServer
 from devstack.payloads import make_events
 
@@ -42,18 +42,7 @@ def _configure(opensearch_url: str, moto_url: str) -> None:
             "POWERTOOLS_LOG_LEVEL": "ERROR",
         }
     )
-    boto3.client("dynamodb").create_table(
-        TableName="bench-state",
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_state_table(boto3.client("dynamodb"), "bench-state")
 
 
 def main() -> int:

@@ -22,7 +22,7 @@ import boto3
 
 from devstack.cloudwatch import put_events, read_events, subscription_deliveries
 from devstack.lambda_context import FakeLambdaContext
-from devstack.moto_server import MotoServer, aws_env
+from devstack.moto_server import MotoServer, aws_env, create_state_table
 from devstack.opensearch_server import OpenSearchServer
 from devstack.payloads import make_events
 
@@ -53,18 +53,7 @@ def _configure(opensearch_url: str, moto_url: str) -> None:
 
 
 def _create_state_table() -> None:
-    boto3.client("dynamodb").create_table(
-        TableName=STATE_TABLE,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_state_table(boto3.client("dynamodb"), STATE_TABLE)
 
 
 def _write_sample_logs() -> int:

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from email.message import Message
 from enum import Enum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Self, cast
+
+from devstack.lifecycle import LocalService
 
 # The type the brief's consumers key on (Elasticsearch / Amazon OpenSearch
 # Service spelling). OpenSearch 2.x itself reports "rejected_execution_exception",
@@ -123,7 +124,7 @@ def reject_all_items(response: dict[str, Any], error_type: str = REJECTED_EXECUT
     return count
 
 
-class FaultProxy:
+class FaultProxy(LocalService):
     """Loopback reverse proxy to ``upstream`` with runtime-settable ``_bulk`` faults."""
 
     def __init__(
@@ -169,17 +170,6 @@ class FaultProxy:
             raise RuntimeError("FaultProxy is not running")
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> Self:
         if self._server is not None:

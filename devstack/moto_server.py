@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import urllib.request
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Any, Self
 
 from moto.moto_server.werkzeug_app import (
@@ -20,6 +19,8 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from devstack.lifecycle import LocalService
 
 DEFAULT_REGION = "us-east-1"
 
@@ -60,7 +61,7 @@ class _OneRequestAtATime:
             return list(self._app(environ, start_response))
 
 
-class MotoServer:
+class MotoServer(LocalService):
     """A moto server on 127.0.0.1 with an OS-chosen port; use as a context manager.
 
     moto keeps its backends in module globals, so servers started in the same
@@ -79,17 +80,6 @@ class MotoServer:
         if self._endpoint is None:
             raise RuntimeError("MotoServer is not running")
         return self._endpoint
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> Self:
         if self._server is not None:
@@ -123,3 +113,20 @@ class MotoServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+
+def create_state_table(dynamodb: Any, name: str) -> str:
+    """The state table as template.yaml's StateTable declares it (pk/sk strings)."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name

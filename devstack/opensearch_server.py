@@ -25,9 +25,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Self
 
+from devstack.lifecycle import LocalService
 from devstack.opensearch_dist import DEFAULT_VERSION, ensure_distribution
 
 SERVICE_USER = "logstream"
@@ -146,7 +146,7 @@ def _die_with_parent_prefix() -> list[str]:
     return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
 
 
-class OpenSearchServer:
+class OpenSearchServer(LocalService):
     """A real OpenSearch on 127.0.0.1; use as a context manager.
 
     ``url`` is ``http://127.0.0.1:<port>`` once started. Startup takes ~7-15 s.
@@ -184,17 +184,6 @@ class OpenSearchServer:
         if self._workdir is None:
             raise RuntimeError("OpenSearchServer is not running")
         return self._workdir
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> Self:
         if self._proc is not None:

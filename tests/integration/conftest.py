@@ -18,6 +18,7 @@ import pytest
 from opensearchpy import OpenSearch
 
 import logstream
+from devstack.moto_server import create_state_table
 from logstream import clients
 from logstream.settings import Settings, load_settings
 from tests.support.lambda_harness import BUILD_DIR, invoke
@@ -51,19 +52,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def state_table(aws_env: dict[str, str]) -> str:
     """A fresh state table per test, shaped like template.yaml's StateTable."""
     name = f"logstream-state-{uuid.uuid4().hex[:10]}"
-    _aws_client("dynamodb", aws_env).create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
+    return create_state_table(_aws_client("dynamodb", aws_env), name)
 
 
 def _aws_client(service: str, aws_env: dict[str, str]) -> Any:
