@@ -133,8 +133,31 @@ def _show(written: int, reports: list[dict[str, Any]]) -> None:
     _say("Acknowledged watermarks (DynamoDB)")
     items = dynamodb_client().scan(TableName=STATE_TABLE)["Items"]
     for item in items:
-        mark = datetime.fromtimestamp(int(item["watermark"]["N"]) / 1000, tz=UTC)
-        print(f"  {item['pk']['S']} {item['sk']['S']} -> {mark.isoformat()}")
+        if item["pk"]["S"].startswith("checkpoint#"):
+            mark = datetime.fromtimestamp(int(item["watermark"]["N"]) / 1000, tz=UTC)
+            print(f"  {item['pk']['S']} {item['sk']['S']} -> {mark.isoformat()}")
+    jobs = [item for item in items if item["sk"]["S"] == "job"]
+    print(f"  auto-backfill: {len(jobs)} job(s) planned for the groups seen for the first time")
+
+
+def _heal() -> None:
+    from logstream.clients import opensearch_client, schema_healer  # noqa: PLC0415
+    from logstream.retry import Deadline  # noqa: PLC0415
+    from logstream.settings import load_settings  # noqa: PLC0415
+
+    _say("Schema healing: decide the conflicting field, replay the quarantine")
+    report = schema_healer().heal(list(GROUPS), Deadline.after_seconds(120))
+    for row in report.report:
+        print(
+            f"  {row['group']}: {row['field']} types seen {row['types_seen']}, "
+            f"resolution {row['resolution']}"
+        )
+    settings = load_settings()
+    search = opensearch_client()
+    search.indices.refresh(index=f"{settings.index_prefix}-*")
+    landed = int(search.count(index=settings.alias)["count"])
+    parked = int(search.count(index=settings.quarantine_index)["count"])
+    print(f"  now: landed {landed}, quarantined {parked}")
 
 
 def main() -> int:
@@ -150,6 +173,7 @@ def main() -> int:
         _say("Delivering them to the decoder as subscription payloads")
         reports = _ship()
         _show(written, reports)
+        _heal()
     print(f"\nDone in {time.monotonic() - started:.0f} s.")
     return 0
 

@@ -60,10 +60,6 @@ class ShipReport:
     checkpoints_advanced: int = 0
     seconds: float = 0.0
 
-    def add(self, other: ShipReport) -> None:
-        for name, value in asdict(other).items():
-            setattr(self, name, getattr(self, name) + value)
-
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
