@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 from collections.abc import Sequence
 
 #: Subcommand modules, each with ``register(subparsers)``.
@@ -25,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # EMF metrics are for Lambda's log pipeline; on a terminal they would only
+    # interleave JSON blobs with the report (set the variable to false to keep them).
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     args = build_parser().parse_args(argv)
     result: int = args.run(args)
     return result
