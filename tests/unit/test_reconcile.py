@@ -34,10 +34,10 @@ from logstream.reconcile import (
     Tuning,
     Window,
     parse_request,
-    parse_time,
 )
 from logstream.retry import Backoff, Deadline
 from logstream.sources import BotoCloudWatchSource, EventPage, LogGroupInfo, LogGroupNotFound
+from logstream.times import parse_time
 
 T0 = 1_795_000_000_000 // 300_000 * 300_000  # a 5-minute boundary in 2026
 HOUR = 3_600_000

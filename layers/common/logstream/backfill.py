@@ -27,7 +27,6 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
@@ -38,6 +37,7 @@ from logstream.observability import Metric, count, logger
 from logstream.retry import Deadline
 from logstream.shipping import Shipper
 from logstream.sources import CloudWatchSource, LogGroupInfo, LogGroupNotFound
+from logstream.times import iso, parse_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -85,26 +85,6 @@ class BackfillRequest:
     end_ms: int
 
 
-def parse_time(value: Any, name: str) -> int:
-    """Epoch milliseconds from an int (ms) or an ISO-8601 string."""
-    if isinstance(value, bool):
-        raise BackfillInputError(f"{name} must be epoch milliseconds or ISO-8601, not a boolean")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return int(text)
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise BackfillInputError(f"{name}={value!r} is not ISO-8601 or epoch ms") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return int(parsed.timestamp() * 1000)
-    raise BackfillInputError(f"{name} must be epoch milliseconds or an ISO-8601 string")
-
-
 def parse_request(
     payload: Mapping[str, Any], *, now_ms: int, default_groups: Sequence[str], default_days: int
 ) -> BackfillRequest:
@@ -119,8 +99,11 @@ def parse_request(
     if "days" in payload and ("start" in payload or "end" in payload):
         raise BackfillInputError("give either days or start/end, not both")
     if "start" in payload:
-        start = parse_time(payload["start"], "start")
-        end = parse_time(payload["end"], "end") if "end" in payload else now_ms
+        try:
+            start = parse_time(payload["start"], "start")
+            end = parse_time(payload["end"], "end") if "end" in payload else now_ms
+        except ValueError as error:
+            raise BackfillInputError(str(error)) from None
     else:
         days = payload.get("days", default_days)
         if not isinstance(days, int) or isinstance(days, bool) or days <= 0:
@@ -129,13 +112,9 @@ def parse_request(
         start = now_ms - days * DAY_MS
     if end <= start:
         raise BackfillInputError(
-            f"the range ends ({_iso(end)}) before or when it starts ({_iso(start)})"
+            f"the range ends ({iso(end)}) before or when it starts ({iso(start)})"
         )
     return BackfillRequest(tuple(dict.fromkeys(groups)), start, end)
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds")
 
 
 # --------------------------------------------------------------------------- planning
@@ -218,7 +197,7 @@ def _clamp(
         start = end - max_days * DAY_MS
         warnings.append(
             f"{info.name}: range longer than BACKFILL_MAX_DAYS={max_days}; clamped to start "
-            f"at {_iso(start)}"
+            f"at {iso(start)}"
         )
     if info.retention_days:
         oldest = now_ms - info.retention_days * DAY_MS
@@ -226,7 +205,7 @@ def _clamp(
             start = oldest
             warnings.append(
                 f"{info.name}: retention is {info.retention_days} days; nothing older exists, "
-                f"start clamped to {_iso(start)}"
+                f"start clamped to {iso(start)}"
             )
     # Not clamped to the group's creation time: PutLogEvents accepts events
     # up to 14 days older than that.
@@ -307,7 +286,7 @@ class BackfillStore:
 
     def create(self, plan: JobPlan) -> None:
         now = self._now_ms()
-        created = _iso(now)
+        created = iso(now)
         # Chunks first: a job is only listed for workers once all its chunks exist.
         items: list[dict[str, Any]] = [
             {
@@ -377,15 +356,15 @@ class BackfillStore:
             job_id=job_id,
             status=item["status"]["S"],
             log_groups=[g["S"] for g in item["log_groups"]["L"] if g["S"] != "-"],
-            start=_iso(int(item["start_ms"]["N"])),
-            end=_iso(int(item["end_ms"]["N"])),
+            start=iso(int(item["start_ms"]["N"])),
+            end=iso(int(item["end_ms"]["N"])),
             chunks_total=total,
             chunks_done=done,
             events_shipped=int(item["events"]["N"]),
             quarantined=int(item["quarantined"]["N"]),
-            created_at=_iso(int(item["created_ms"]["N"])),
-            started_at=_iso(started) if started is not None else None,
-            finished_at=_iso(finished) if finished is not None else None,
+            created_at=iso(int(item["created_ms"]["N"])),
+            started_at=iso(started) if started is not None else None,
+            finished_at=iso(finished) if finished is not None else None,
             eta_seconds=eta,
             warnings=[w["S"] for w in item.get("warnings", {}).get("L", [])],
         )
@@ -433,7 +412,7 @@ class BackfillStore:
         created = self._job_item(job_id)["created_ms"]["N"]
         self._client.update_item(
             TableName=self._table,
-            Key={"pk": _s(_JOBS_PK), "sk": _s(f"{_iso(int(created))}#{job_id}")},
+            Key={"pk": _s(_JOBS_PK), "sk": _s(f"{iso(int(created))}#{job_id}")},
             UpdateExpression="SET #s = :s",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":s": _s(status)},

@@ -54,6 +54,7 @@ from logstream.quarantine import QuarantineKind, rejection_record
 from logstream.retry import Deadline
 from logstream.settings import Settings
 from logstream.templates import drift_template, drift_template_name, ensure_template
+from logstream.times import iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -350,16 +351,12 @@ class Decision:
             "field": self.field,
             "established_type": self.established_type,
             "types_seen": self.types_seen,
-            "first_seen": _iso(self.first_seen),
+            "first_seen": iso(self.first_seen),
             "count": self.count,
             "resolution": self.resolution.value,
-            "decided_at": _iso(self.decided_at),
+            "decided_at": iso(self.decided_at),
             "origin": self.origin,
         }
-
-
-def _iso(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(timespec="seconds")
 
 
 class DecisionStore(Protocol):

@@ -44,7 +44,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -57,6 +56,7 @@ from logstream.observability import Metric, count, logger, record
 from logstream.retry import Deadline
 from logstream.shipping import DeliveryIncomplete, Shipper
 from logstream.sources import CloudWatchSource, LogGroupInfo, LogGroupNotFound, SourceThrottled
+from logstream.times import iso, parse_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -101,12 +101,6 @@ class Window:
 
     def describe(self) -> str:
         return f"[{iso(self.start)}, {iso(self.end)})"
-
-
-def iso(epoch_ms: int) -> str:
-    """``2026-11-24T10:05:00.000Z`` for an epoch-millisecond time."""
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
 class SourceCounter(Protocol):
@@ -1071,28 +1065,6 @@ def _describe_error(error: BaseException) -> str:
 
 
 # -- entry points (the Lambda handler and the CLI share these) ---------------
-
-
-def parse_time(value: object, name: str) -> int:
-    """Epoch milliseconds from an ISO-8601 time (``2026-11-24T10:00:00Z``; no zone =
-    UTC) or a whole number of epoch milliseconds."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text.isdigit():
-            return int(text)
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            return int(moment.timestamp() * 1000)
-    raise ValueError(
-        f"{name}: {value!r} is not an ISO-8601 time (2026-11-24T10:00:00Z) or epoch milliseconds"
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,11 +19,10 @@ from logstream.reconcile import (
     GroupReport,
     RunReport,
     Status,
-    iso,
-    parse_time,
 )
 from logstream.retry import Deadline
 from logstream.settings import load_settings
+from logstream.times import iso, parse_time
 
 #: Exit codes: 0 everything proven (or repaired), 1 gaps still open or a group
 #: missing or failed, 2 bad arguments.
