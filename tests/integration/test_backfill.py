@@ -272,3 +272,26 @@ def test_a_group_seen_for_the_first_time_gets_its_history_planned(
 
     _work_until_done(jobs[0]["job_id"])
     assert sum(deployment.counts_by_index().values()) == total
+
+
+def test_cancelling_a_finished_job_leaves_it_done(
+    deployment: Deployment, backfill_env: None
+) -> None:
+    groups = ["/aws/lambda/finished"]
+    _seed_history(deployment, groups, 200, days=1)
+    started = invoke("BackfillFunction", {"action": "start", "log_groups": groups, "days": 1})
+    job_id = started["job"]["job_id"]
+    assert started["job"]["status"] == "done"
+    assert invoke("BackfillFunction", {"action": "cancel", "job_id": job_id})["job"]["status"] == (
+        "done"
+    )
+    listed = invoke("BackfillFunction", {"action": "list"})["jobs"]
+    assert [(j["job_id"], j["status"]) for j in listed] == [(job_id, "done")]
+    # The job index agrees with the job: done, not cancelled, offered to no worker.
+    index = deployment.dynamodb.query(
+        TableName=deployment.settings.state_table or "",
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "backfill-jobs"}},
+    )["Items"]
+    assert [item["status"]["S"] for item in index] == ["done"]
+    assert clients.backfill_service().store.job_ids(active_only=True) == []

@@ -389,24 +389,30 @@ class BackfillStore:
 
     def cancel(self, job_id: str) -> JobView:
         self._job_item(job_id)
+        self._finish(job_id, JobStatus.CANCELLED)
+        return self.view(job_id)
+
+    def _finish(self, job_id: str, status: JobStatus) -> bool:
+        """Move an active job to ``status`` (done or cancelled); False if it was not active."""
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=_job_key(job_id),
-                UpdateExpression="SET #s = :cancelled, finished_ms = :now",
+                UpdateExpression="SET #s = :status, finished_ms = :now",
                 ConditionExpression="#s = :active",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={
-                    ":cancelled": _s(JobStatus.CANCELLED),
+                    ":status": _s(status),
                     ":active": _s(JobStatus.ACTIVE),
                     ":now": _n(self._now_ms()),
                 },
             )
         except ClientError as error:
-            if not _condition_failed(error):
-                raise
-        self._set_index_status(job_id, JobStatus.CANCELLED)
-        return self.view(job_id)
+            if _condition_failed(error):
+                return False
+            raise
+        self._set_index_status(job_id, status)
+        return True
 
     def _set_index_status(self, job_id: str, status: JobStatus) -> None:
         created = self._job_item(job_id)["created_ms"]["N"]
@@ -566,23 +572,7 @@ class BackfillStore:
         )
         job = answer["Attributes"]
         if int(job["chunks_done"]["N"]) >= int(job["chunks_total"]["N"]):
-            try:
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=_job_key(chunk.job_id),
-                    UpdateExpression="SET #s = :done, finished_ms = :now",
-                    ConditionExpression="#s = :active",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={
-                        ":done": _s(JobStatus.DONE),
-                        ":active": _s(JobStatus.ACTIVE),
-                        ":now": _n(self._now_ms()),
-                    },
-                )
-                self._set_index_status(chunk.job_id, JobStatus.DONE)
-            except ClientError as error:
-                if not _condition_failed(error):
-                    raise
+            self._finish(chunk.job_id, JobStatus.DONE)
         return True
 
     def claim_group(self, log_group: str) -> bool:
