@@ -20,6 +20,7 @@ import boto3
 
 from benchmarks._common import RESULTS_DIR, machine_header, table, write_result
 from devstack.cloudwatch import put_events
+from devstack.environment import local_function_env
 from devstack.moto_server import MotoServer, aws_env, create_state_table
 from devstack.opensearch_server import OpenSearchServer
 from devstack.payloads import make_events
@@ -28,19 +29,16 @@ GROUP = "/aws/lambda/bench-backfill"
 
 
 def _configure(opensearch_url: str, moto_url: str) -> None:
-    os.environ.update(aws_env(moto_url))
     os.environ.update(
-        {
-            "ES_HOST": opensearch_url,
-            "ES_AUTH": "none",
-            "INDEX_PREFIX": "bench",
-            "INDEX_REPLICAS": "0",
-            "STATE_TABLE": "bench-state",
-            "BACKFILL_DAYS": "0",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-        }
+        local_function_env(
+            aws_env(moto_url),
+            opensearch_url=opensearch_url,
+            index_prefix="bench",
+            state_table="bench-state",
+            BACKFILL_DAYS="0",
+            POWERTOOLS_METRICS_DISABLED="true",
+            POWERTOOLS_LOG_LEVEL="ERROR",
+        )
     )
     create_state_table(boto3.client("dynamodb"), "bench-state")
 

@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 
 from devstack.cloudwatch import put_events, read_events, subscription_deliveries
+from devstack.environment import local_function_env
 from devstack.lambda_context import FakeLambdaContext
 from devstack.moto_server import MotoServer, aws_env, create_state_table
 from devstack.opensearch_server import OpenSearchServer
@@ -35,20 +36,16 @@ def _say(text: str) -> None:
 
 
 def _configure(opensearch_url: str, moto_url: str) -> None:
-    os.environ.update(aws_env(moto_url))
     os.environ.update(
-        {
-            "ES_HOST": opensearch_url,
-            "ES_AUTH": "none",
-            "INDEX_PREFIX": "logs",
-            "INDEX_REPLICAS": "0",
-            "STATE_TABLE": STATE_TABLE,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-            "POWERTOOLS_METRICS_NAMESPACE": "LogstreamDemo",
-            # EMF lines would bury the summary; the tests check the metrics.
-            "POWERTOOLS_METRICS_DISABLED": "true",
-        }
+        local_function_env(
+            aws_env(moto_url),
+            opensearch_url=opensearch_url,
+            index_prefix="logs",
+            state_table=STATE_TABLE,
+            POWERTOOLS_LOG_LEVEL="WARNING",
+            # EMF blobs on stdout would bury the summary this prints.
+            POWERTOOLS_METRICS_DISABLED="true",
+        )
     )
 
 

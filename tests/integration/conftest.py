@@ -18,6 +18,7 @@ import pytest
 from opensearchpy import OpenSearch
 
 import logstream
+from devstack.environment import local_function_env
 from devstack.moto_server import create_state_table
 from logstream import clients
 from logstream.settings import Settings, load_settings
@@ -129,21 +130,18 @@ def _deployment(
     state_table: str,
 ) -> Iterator[Deployment]:
     prefix = f"it{uuid.uuid4().hex[:10]}"
-    env = {
-        **aws_env,
-        "ES_HOST": es_host,
-        "ES_AUTH": "none",
-        "INDEX_PREFIX": prefix,
-        "INDEX_REPLICAS": "0",
-        "STATE_TABLE": state_table,
-        "BACKOFF_BASE_MS": "20",
-        "BACKOFF_MAX_MS": "500",
+    env = local_function_env(
+        aws_env,
+        opensearch_url=es_host,
+        index_prefix=prefix,
+        state_table=state_table,
+        BACKOFF_BASE_MS="20",
+        BACKOFF_MAX_MS="500",
         # Auto-backfill is tested on its own; elsewhere groups are not in moto.
-        "BACKFILL_DAYS": "0",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "LogstreamTest",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }
+        BACKFILL_DAYS="0",
+        POWERTOOLS_METRICS_NAMESPACE="LogstreamTest",
+        POWERTOOLS_LOG_LEVEL="WARNING",
+    )
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     clients.reset()
