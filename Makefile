@@ -20,7 +20,7 @@ export SAM_CLI_TELEMETRY := 0
 help:
 	@echo "make demo   - start OpenSearch + moto, write sample logs, ship them, show what landed"
 	@echo "make test   - lint, type-check, unit tests, sam build, integration tests (real OpenSearch + moto)"
-	@echo "make bench  - decoder and cold-start benchmarks (benchmarks/results/)"
+	@echo "make bench  - decoder, cold-start and backfill benchmarks (benchmarks/results/)"
 	@echo "make deploy - sam build && sam deploy --guided"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
@@ -56,8 +56,9 @@ demo: venv
 	PYTHONPATH=layers/common:. $(PY) -m devstack.demo
 
 bench: venv
-	$(PY) -m benchmarks.bench_decoder
-	$(PY) -m benchmarks.bench_cold_start
+	PYTHONPATH=layers/common:. $(PY) -m benchmarks.bench_decoder
+	PYTHONPATH=layers/common:. $(PY) -m benchmarks.bench_cold_start
+	PYTHONPATH=layers/common:. $(PY) -m benchmarks.bench_backfill
 
 deploy: build
 	$(BIN)/sam deploy --guided
