@@ -422,6 +422,17 @@ def profile_optimized(work: Workload, top: int = 18) -> str:
 # --------------------------------------------------------------------------- report
 
 
+def stage_table(title: str, names: Sequence[str], spreads: Sequence[Spread], events: int) -> str:
+    """µs/event and share of each stage, closed by the sum of the stage medians."""
+    total = sum(spread.median for spread in spreads)
+    rows = [
+        [name, us(spread, events), f"{spread.median / total:.0%}"]
+        for name, spread in zip(names, spreads, strict=True)
+    ]
+    rows.append(["**sum of stage medians**", f"{total * 1e6 / events:.2f}", "100%"])
+    return table([title, "µs/event", "share"], rows)
+
+
 def us(seconds: Spread, events: int) -> str:
     return seconds.scaled(1e6 / events).text(".2f")
 
@@ -518,33 +529,17 @@ def report(args: argparse.Namespace) -> str:
     stage_names = ["decode", "documents", "ndjson (action lines + join)", "gzip"]
     stages = measure_stages(lambda: optimized_stages(work.data), trials)
     stage_spreads = [Spread.of(s) for s in stages]
-    total = sum(s.median for s in stage_spreads)
     base_stage_names = ["decode (Powertools)", "documents + ndjson (json.dumps)", "gzip 9"]
     base_stages = [
         Spread.of(s) for s in measure_stages(lambda: baseline_stages(work.event), trials)
     ]
-    base_total = sum(s.median for s in base_stages)
     emit(
         "",
         "## Where the optimized path spends its time",
         "",
-        table(
-            ["optimized stage", "µs/event", "share"],
-            [
-                [name, us(spread, n), f"{spread.median / total:.0%}"]
-                for name, spread in zip(stage_names, stage_spreads, strict=True)
-            ]
-            + [["**sum of stage medians**", f"{total * 1e6 / n:.2f}", "100%"]],
-        ),
+        stage_table("optimized stage", stage_names, stage_spreads, n),
         "",
-        table(
-            ["baseline stage", "µs/event", "share"],
-            [
-                [name, us(spread, n), f"{spread.median / base_total:.0%}"]
-                for name, spread in zip(base_stage_names, base_stages, strict=True)
-            ]
-            + [["**sum of stage medians**", f"{base_total * 1e6 / n:.2f}", "100%"]],
-        ),
+        stage_table("baseline stage", base_stage_names, base_stages, n),
         "",
         "`build_documents` per message kind (each kind's events run as one batch):",
         "",
