@@ -65,7 +65,7 @@ def test_sigv4_signs_the_gzip_body_that_is_sent(
     monkeypatch.setenv("ES_AUTH", mode)
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     clients.reset()
-    document = Document("logs-x-2026.11.24", "1", 1, "x", "s", b'{"message":"hi"}')
+    document = _document(b'{"message":"hi"}')
     report = clients.bulk_sink().deliver([document], Deadline.after_seconds(30))
     assert len(report.delivered) == 1
     ((headers, body),) = _Recorder.seen
@@ -99,11 +99,16 @@ def test_the_basic_auth_password_comes_from_secrets_manager(
     monkeypatch.setenv("ES_USER", "shipper")
     monkeypatch.setenv("ES_PASS_SECRET_ARN", arn)
     clients.reset()
-    clients.bulk_sink().deliver(
-        [Document("logs-x-2026.11.24", "1", 1, "x", "s", b"{}")], Deadline.after_seconds(30)
-    )
+    clients.bulk_sink().deliver([_document(b"{}")], Deadline.after_seconds(30))
     ((headers, _),) = _Recorder.seen
     assert (
         headers["authorization"]
         == "Basic " + base64.b64encode(f"shipper:{password}".encode()).decode()
     )
+
+
+def _document(source: bytes) -> Document:
+    return Document.from_source(
+        index="logs-x-2026.11.24", doc_id="1", timestamp=1, log_group="x", log_stream="s",
+        source=source,
+    )  # fmt: skip

@@ -30,7 +30,14 @@ Answer = Callable[[list[dict[str, Any]]], dict[str, Any]]
 
 def _docs(n: int) -> list[Document]:
     return [
-        Document(f"logs-g-2026.11.{1 + i % 2:02d}", f"id-{i}", i, "g", "s", b'{"n":%d}' % i)
+        Document.from_source(
+            index=f"logs-g-2026.11.{1 + i % 2:02d}",
+            doc_id=f"id-{i}",
+            timestamp=i,
+            log_group="g",
+            log_stream="s",
+            source=b'{"n":%d}' % i,
+        )
         for i in range(n)
     ]
 
@@ -68,7 +75,7 @@ def statuses(*codes: int, error_type: str = "mapper_parsing_exception") -> Answe
                     "reason": f"status {code}",
                 }
             items.append({"create": body})
-        return {"errors": True, "items": items}
+        return {"errors": any(code >= 300 for code in codes), "items": items}
 
     return answer
 
@@ -119,6 +126,16 @@ def test_chunks_respect_document_and_byte_bounds() -> None:
     assert [len(c) for c in chunk_documents(docs, 100, 10**9)] == [100, 100, 50]
     line = len(encode_bulk_body(docs[:1]))
     assert all(len(c) <= 3 for c in chunk_documents(docs, 100, 3 * line + 2))
+
+
+def test_byte_bound_splits_keep_every_document_in_order() -> None:
+    docs = _docs(250)
+    line = len(docs[0].line)
+    chunks = list(chunk_documents(docs, 100, 7 * line))
+    assert [d for chunk in chunks for d in chunk] == docs
+    assert all(len(encode_bulk_body(c)) <= 7 * line for c in chunks)
+    # A document larger than the byte bound still goes, alone in its request.
+    assert [len(c) for c in chunk_documents(docs[:3], 100, 1)] == [1, 1, 1]
 
 
 def test_every_item_outcome_lands_in_its_bucket() -> None:

@@ -8,7 +8,10 @@ from logstream.retry import Backoff, Deadline
 
 
 def _doc(stream: str, ts: int) -> Document:
-    return Document("i", f"{stream}-{ts}", ts, "g", stream, b"{}")
+    return Document.from_source(
+        index="i", doc_id=f"{stream}-{ts}", timestamp=ts, log_group="g", log_stream=stream,
+        source=b"{}",
+    )  # fmt: skip
 
 
 def test_watermark_is_the_newest_acknowledged_time_per_stream() -> None:

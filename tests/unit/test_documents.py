@@ -6,6 +6,7 @@ import orjson
 
 from logstream.documents import (
     MAX_MESSAGE_BYTES,
+    Document,
     EventOrigin,
     build_documents,
     parse_lambda_platform_line,
@@ -170,4 +171,58 @@ def test_end_lines_with_extra_fields_keep_them() -> None:
         "type": "end",
         "request_id": "r-1",
         "status": "error",
+    }
+
+
+def test_bad_events_are_set_aside_and_good_ones_kept() -> None:
+    events: list[object] = [
+        {"id": "1", "timestamp": 1, "message": "good"},
+        {"timestamp": 2, "message": "no id"},
+        {"id": "3", "message": "no timestamp"},
+        {"id": "4", "timestamp": -5, "message": "negative"},
+        {"id": "5", "timestamp": 5, "message": {"not": "a string"}},
+        "not an object",
+        {"id": "7", "timestamp": 7},
+        {"id": "8", "timestamp": True, "message": "a bool is no timestamp"},
+        {"id": "9", "timestamp": 253_402_300_800_000, "message": "year 10000"},
+    ]
+    batch = build_documents(events, ORIGIN, "logs")
+    assert [d.doc_id for d in batch.documents] == ["1", "7"]
+    assert orjson.loads(batch.documents[1].source)["message"] == ""
+    assert [b.position for b in batch.bad_events] == [1, 2, 3, 4, 5, 7, 8]
+    assert batch.bad_events[0].reason == "event has no id"
+    assert batch.bad_events[3].raw == {"id": "5", "timestamp": 5, "message": {"not": "a string"}}
+
+
+def test_line_is_the_action_line_then_the_source_line() -> None:
+    event = {"id": '4"2', "timestamp": 1764000000123, "message": 'say "hi"\n'}
+    document = build_documents([event], ORIGIN, "logs").documents[0]
+    action, source, end = document.line.split(b"\n")
+    assert end == b""
+    assert orjson.loads(action) == {"create": {"_index": document.index, "_id": '4"2'}}
+    assert source == document.source
+    assert orjson.loads(source)["message"] == 'say "hi"\n'
+
+
+def test_documents_built_from_a_source_have_the_same_layout() -> None:
+    built = build_documents([{"id": "7", "timestamp": 5, "message": "m"}], ORIGIN, "logs")
+    original = built.documents[0]
+    rebuilt = Document.from_source(
+        index=original.index,
+        doc_id=original.doc_id,
+        timestamp=original.timestamp,
+        log_group=original.log_group,
+        log_stream=original.log_stream,
+        source=original.source,
+    )
+    assert rebuilt == original
+    changed = original.with_source(b'{"message":"other"}')
+    assert changed.source == b'{"message":"other"}'
+    assert (changed.index, changed.doc_id, changed.op) == (original.index, "7", "create")
+    record = Document.from_source(
+        index="logs-quarantine", doc_id="q", timestamp=0, log_group="", log_stream="",
+        source=b"{}", op="index",
+    )  # fmt: skip
+    assert orjson.loads(record.line.split(b"\n")[0]) == {
+        "index": {"_index": "logs-quarantine", "_id": "q"}
     }

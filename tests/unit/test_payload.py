@@ -19,7 +19,6 @@ def test_decodes_a_subscription_payload() -> None:
     batch = decode_payload(subscription_data(subscription_payload("/g", "s", events)))
     assert (batch.log_group, batch.log_stream, batch.owner) == ("/g", "s", "123456789012")
     assert batch.events == events
-    assert not batch.bad_events
     assert not batch.is_control
 
 
@@ -66,27 +65,20 @@ def test_truncated_gzip_is_reported_as_corrupt_gzip() -> None:
     assert caught.value.kind is PayloadErrorKind.GZIP
 
 
-def test_bad_events_are_set_aside_and_good_ones_kept() -> None:
-    body = {
+def test_events_are_passed_on_unchecked_for_the_document_builder() -> None:
+    events: list[object] = [{"id": "1", "timestamp": 1, "message": "ok"}, "not an object"]
+    batch = decode_payload(_data({**_body(), "logEvents": events}))
+    assert batch.events == events
+
+
+def _body() -> dict[str, object]:
+    return {
         "messageType": "DATA_MESSAGE",
         "owner": "1",
         "logGroup": "/g",
         "logStream": "s",
         "subscriptionFilters": ["f"],
-        "logEvents": [
-            {"id": "1", "timestamp": 1, "message": "good"},
-            {"timestamp": 2, "message": "no id"},
-            {"id": "3", "message": "no timestamp"},
-            {"id": "4", "timestamp": -5, "message": "negative"},
-            {"id": "5", "timestamp": 5, "message": {"not": "a string"}},
-            "not an object",
-            {"id": "7", "timestamp": 7},
-        ],
     }
-    batch = decode_payload(_data(body))
-    assert [e["id"] for e in batch.events] == ["1", "7"]
-    assert batch.events[1]["message"] == ""
-    assert [b.position for b in batch.bad_events] == [1, 2, 3, 4, 5]
 
 
 def test_invalid_utf8_is_repaired_and_flagged_not_fatal() -> None:

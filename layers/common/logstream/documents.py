@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Final
 
 import orjson
@@ -27,6 +28,8 @@ from logstream.naming import day_suffix, document_id, index_prefix_for_group
 
 #: CloudWatch's own limit for one event; anything larger did not come from it intact.
 MAX_MESSAGE_BYTES: Final = 256 * 1024
+#: 9999-12-31T23:59:59.999Z, the last instant an index date suffix can spell.
+MAX_TIMESTAMP_MS: Final = 253_402_300_799_999
 
 _LAMBDA_FIELD_NAMES: Final = {
     "RequestId": "request_id",
@@ -46,15 +49,69 @@ _LAMBDA_TEXT_FIELDS: Final = {"request_id", "version", "status", "error_type"}
 
 @dataclass(slots=True)
 class Document:
-    """A document ready for the bulk API: where it goes, its id, and its JSON source."""
+    """A document ready for the bulk API: where it goes, its id, and its bulk lines.
+
+    ``line`` is the document's whole share of a ``_bulk`` body: the action line,
+    the source line, each ending in a newline. It is encoded once, when the
+    document is built, so that a request body is a plain join of lines. Build
+    documents outside the hot path with :meth:`from_source`.
+    """
 
     index: str
     doc_id: str
     timestamp: int
     log_group: str
     log_stream: str
-    source: bytes
+    line: bytes
     op: str = "create"
+
+    @classmethod
+    def from_source(
+        cls,
+        *,
+        index: str,
+        doc_id: str,
+        timestamp: int,
+        log_group: str,
+        log_stream: str,
+        source: bytes,
+        op: str = "create",
+    ) -> Document:
+        line = _action_prefix(op, index) + orjson.dumps(doc_id) + b"}}\n" + source + b"\n"
+        return cls(index, doc_id, timestamp, log_group, log_stream, line, op)
+
+    @property
+    def source(self) -> bytes:
+        """The JSON source (no newline). The action line holds no raw newline: JSON escapes it."""
+        line = self.line
+        return line[line.index(b"\n") + 1 : -1]
+
+    def with_source(self, source: bytes) -> Document:
+        """The same document (index, id, op) with a different source."""
+        return Document.from_source(
+            index=self.index,
+            doc_id=self.doc_id,
+            timestamp=self.timestamp,
+            log_group=self.log_group,
+            log_stream=self.log_stream,
+            source=source,
+            op=self.op,
+        )
+
+
+@lru_cache(maxsize=4096)
+def _action_prefix(op: str, index: str) -> bytes:
+    # Index names are validated to be plain ASCII without quotes, so no escaping.
+    return b'{"%s":{"_index":"%s","_id":' % (op.encode(), index.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class BadEvent:
+    """An event that cannot become a document (no id, no valid timestamp...)."""
+
+    position: int
+    reason: str
+    raw: Any
 
 
 @dataclass(slots=True)
@@ -69,6 +126,7 @@ class OversizeEvent:
 class DocumentBatch:
     documents: list[Document] = field(default_factory=list)
     oversize: list[OversizeEvent] = field(default_factory=list)
+    bad_events: list[BadEvent] = field(default_factory=list)
     empty_messages: int = 0
 
 
@@ -83,64 +141,145 @@ class EventOrigin:
     encoding_repaired: bool = False
 
 
-def build_documents(
-    events: Iterable[dict[str, Any]], origin: EventOrigin, index_prefix: str
+# One document's bulk lines, by what the message turned out to be. Arguments:
+# action prefix, JSON id, @timestamp, JSON id, fields before `message`, JSON
+# message, [parsed fields,] and the envelope tail with the closing brace.
+_PLAIN_LINE: Final = b'%s%s}}\n{"@timestamp":%d,"event_id":%s%s,"message":%s%s'
+_JSON_LINE: Final = b'%s%s}}\n{"@timestamp":%d,"event_id":%s%s,"message":%s,"json":%s%s'
+_LAMBDA_LINE: Final = b'%s%s}}\n{"@timestamp":%d,"event_id":%s%s,"message":%s,"lambda":%s%s'
+
+
+def build_documents(  # noqa: PLR0912 - one pass per event: a helper call per event costs more
+    events: Iterable[Any], origin: EventOrigin, index_prefix: str
 ) -> DocumentBatch:
-    """Turn checked events (``id``, ``timestamp``, ``message``; optionally ``logStream``,
-    ``ingestionTime``) into documents."""
+    """Turn CloudWatch events (``id``, ``timestamp``, ``message``; optionally
+    ``logStream``, ``ingestionTime``) into documents; a malformed event becomes
+    a :class:`BadEvent`, never an error.
+
+    This is the hot path of every shipping route: one pass checks each event
+    and formats its bulk lines directly, with what a batch shares (action-line
+    prefix per day, envelope tail per stream) encoded once.
+    """
     batch = DocumentBatch()
-    documents = batch.documents
-    append = documents.append
+    append = batch.documents.append
     group_prefix = index_prefix_for_group(index_prefix, origin.log_group)
-    index_of_day: dict[int, str] = {}
+    index_of_day: dict[int, tuple[str, bytes]] = {}
     tail_of_stream: dict[str, bytes] = {}
     dumps = orjson.dumps
     log_group = origin.log_group
+    default_stream = origin.log_stream
 
-    for event in events:
-        timestamp: int = event["timestamp"]
-        message: str = event["message"]
-        stream: str = event.get("logStream") or origin.log_stream
+    for position, event in enumerate(events):
+        if not (
+            type(event) is dict
+            and type(event_id := event.get("id")) is str
+            and event_id
+            and type(timestamp := event.get("timestamp")) is int
+            and 0 <= timestamp <= MAX_TIMESTAMP_MS
+            and type(message := event.get("message")) is str
+        ):
+            problem = event_problem(event)
+            if problem is not None:
+                batch.bad_events.append(BadEvent(position, problem, event))
+                continue
+            event_id, timestamp, message = event["id"], event["timestamp"], event["message"]
 
+        stream = event.get("logStream") or default_stream
         day = timestamp // 86_400_000
-        index = index_of_day.get(day)
-        if index is None:
-            index = index_of_day[day] = group_prefix + day_suffix(timestamp)
+        target = index_of_day.get(day)
+        if target is None:
+            index = group_prefix + day_suffix(timestamp)
+            target = index_of_day[day] = (index, _action_prefix("create", index))
         tail = tail_of_stream.get(stream)
         if tail is None:
             tail = tail_of_stream[stream] = _envelope_tail(origin, stream)
 
-        event_id = document_id(event["id"])
-        head: dict[str, Any] = {"@timestamp": timestamp, "event_id": event_id}
+        doc_id = document_id(event_id)
+        id_json = dumps(doc_id)
         ingestion_time = event.get("ingestionTime")
-        if ingestion_time is not None:
-            head["ingestion_time"] = ingestion_time
+        before_message = (
+            b"" if ingestion_time is None else b',"ingestion_time":' + dumps(ingestion_time)
+        )
 
         original: str | None = None
         if not message:
             batch.empty_messages += 1
-        elif len(message) * 4 > MAX_MESSAGE_BYTES:
-            encoded = message.encode("utf-8")
-            if len(encoded) > MAX_MESSAGE_BYTES:
-                original = message
-                message = encoded[:MAX_MESSAGE_BYTES].decode("utf-8", "ignore")
-                head["message_truncated"] = True
-                head["message_bytes"] = len(encoded)
-        head["message"] = message
+        elif len(message) * 4 > MAX_MESSAGE_BYTES and (cut := _cut_oversize(message)):
+            original = message
+            message, truncation = cut
+            before_message += truncation
 
         first = message[:1]
         if first == "{" or (first in " \t" and message.lstrip()[:1] == "{"):
             parsed = _json_object(message)
-            if parsed is not None:
-                head["json"] = parsed
+            if parsed is None:
+                line = _PLAIN_LINE % (
+                    target[1],
+                    id_json,
+                    timestamp,
+                    id_json,
+                    before_message,
+                    dumps(message),
+                    tail,
+                )
+            else:
+                line = _JSON_LINE % (
+                    target[1], id_json, timestamp, id_json, before_message, dumps(message),
+                    dumps(parsed), tail,
+                )  # fmt: skip
         elif first in "SER" and message.startswith(("REPORT ", "START ", "END ")):
-            head["lambda"] = parse_lambda_platform_line(message)
+            line = _LAMBDA_LINE % (
+                target[1], id_json, timestamp, id_json, before_message, dumps(message),
+                dumps(parse_lambda_platform_line(message)), tail,
+            )  # fmt: skip
+        else:
+            line = _PLAIN_LINE % (
+                target[1],
+                id_json,
+                timestamp,
+                id_json,
+                before_message,
+                dumps(message),
+                tail,
+            )
 
-        document = Document(index, event_id, timestamp, log_group, stream, dumps(head)[:-1] + tail)
+        document = Document(target[0], doc_id, timestamp, log_group, stream, line)
         append(document)
         if original is not None:
             batch.oversize.append(OversizeEvent(document, original))
     return batch
+
+
+def _cut_oversize(message: str) -> tuple[str, bytes] | None:
+    """``message`` cut to :data:`MAX_MESSAGE_BYTES` and the fields saying so, if it is over."""
+    encoded = message.encode("utf-8")
+    if len(encoded) <= MAX_MESSAGE_BYTES:
+        return None
+    cut = encoded[:MAX_MESSAGE_BYTES].decode("utf-8", "ignore")
+    return cut, b',"message_truncated":true,"message_bytes":%d' % len(encoded)
+
+
+def event_problem(event: Any) -> str | None:
+    """Why ``event`` cannot become a document, or None. A missing message is set to ``""``."""
+    if not isinstance(event, dict):
+        return "event is not a JSON object"
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        return "event has no id"
+    timestamp = event.get("timestamp")
+    if (
+        not isinstance(timestamp, int)
+        or isinstance(timestamp, bool)
+        or not 0 <= timestamp <= MAX_TIMESTAMP_MS
+    ):
+        return "event has no valid timestamp (epoch milliseconds, year 1970..9999)"
+    message = event.get("message")
+    if message is None:
+        # A missing message is treated as empty: the event still happened.
+        event["message"] = ""
+    elif not isinstance(message, str):
+        return "event message is not a string"
+    return None
 
 
 def _envelope_tail(origin: EventOrigin, stream: str) -> bytes:
@@ -152,8 +291,8 @@ def _envelope_tail(origin: EventOrigin, stream: str) -> bytes:
     }
     if origin.encoding_repaired:
         common["encoding_repaired"] = True
-    # `{"log_group":...}` -> `,"log_group":...}`: spliced after an event's own fields.
-    return b"," + orjson.dumps(common)[1:]
+    # `{"log_group":...}` -> `,"log_group":...}\n`: closes a document's source line.
+    return b"," + orjson.dumps(common)[1:] + b"\n"
 
 
 def _json_object(message: str) -> dict[str, Any] | None:

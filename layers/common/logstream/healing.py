@@ -567,7 +567,7 @@ class DriftRescue:
             if result is None:
                 kept.append(rejection)
             else:
-                fixed.append((replace(document, source=result.source), rejection))
+                fixed.append((document.with_source(result.source), rejection))
         return fixed, kept
 
     def _transform(
@@ -688,7 +688,7 @@ class _Parked:
     diagnosis: Diagnosis
 
     def document(self, source: bytes | None = None) -> Document:
-        return Document(
+        return Document.from_source(
             index=self.target_index,
             doc_id=self.doc_id,
             timestamp=self.timestamp,
@@ -1214,7 +1214,7 @@ def _parked_from_hit(hit: Mapping[str, Any]) -> _Parked | None:
 def _document_from_hit(index: str, hit: Mapping[str, Any], source: bytes) -> Document:
     body = hit["_source"]
     timestamp = body.get("@timestamp")
-    return Document(
+    return Document.from_source(
         index=index,
         doc_id=str(hit["_id"]),
         timestamp=int(timestamp) if isinstance(timestamp, int) else 0,

@@ -2,8 +2,8 @@
 
 A payload that cannot be decoded at all raises :class:`PayloadError` with a
 ``kind`` an operator can act on; the caller parks the raw payload. Within a
-decodable payload, each event is checked on its own, so one malformed event
-never costs its neighbours.
+decodable payload, each event is checked on its own when its document is
+built, so one malformed event never costs its neighbours.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
 
@@ -21,9 +21,6 @@ from isal import isal_zlib
 
 DATA_MESSAGE = "DATA_MESSAGE"
 CONTROL_MESSAGE = "CONTROL_MESSAGE"
-
-#: 9999-12-31T23:59:59.999Z, the last instant an index date suffix can spell.
-MAX_TIMESTAMP_MS = 253_402_300_799_999
 
 # isal's inflate is a drop-in for zlib's and about twice as fast; wbits 31 = gzip framing.
 _GZIP_WBITS = 31
@@ -47,22 +44,13 @@ class PayloadError(ValueError):
         super().__init__(f"{kind.value}: {detail}")
 
 
-@dataclass(frozen=True, slots=True)
-class BadEvent:
-    """An event inside a good payload that cannot become a document."""
-
-    position: int
-    reason: str
-    raw: Any
-
-
 @dataclass(slots=True)
 class LogBatch:
     """One decoded subscription payload.
 
-    ``events`` holds the raw event dicts (``id``, ``timestamp``, ``message``)
-    exactly as CloudWatch sent them, already checked for shape; keeping them
-    as dicts avoids an object per event on the hot path.
+    ``events`` holds the raw events exactly as CloudWatch sent them. Each is
+    checked while its document is built (:func:`logstream.documents.build_documents`),
+    in the same pass, so a malformed event costs only itself.
     """
 
     message_type: str
@@ -70,8 +58,7 @@ class LogBatch:
     log_group: str
     log_stream: str
     subscription_filters: tuple[str, ...]
-    events: list[dict[str, Any]]
-    bad_events: list[BadEvent] = field(default_factory=list)
+    events: list[Any]
     #: The payload held bytes that were not UTF-8; they were replaced (U+FFFD).
     repaired_utf8: bool = False
 
@@ -164,7 +151,6 @@ def _batch_from_document(document: Any, *, repaired_utf8: bool) -> LogBatch:
     raw_events = document["logEvents"]
     if not isinstance(raw_events, list):
         raise PayloadError(PayloadErrorKind.SHAPE, "logEvents is not a list")
-    events, bad_events = split_valid_events(raw_events)
     filters = document.get("subscriptionFilters") or ()
     return LogBatch(
         message_type=DATA_MESSAGE,
@@ -172,57 +158,9 @@ def _batch_from_document(document: Any, *, repaired_utf8: bool) -> LogBatch:
         log_group=log_group,
         log_stream=log_stream,
         subscription_filters=tuple(str(f) for f in filters),
-        events=events,
-        bad_events=bad_events,
+        events=raw_events,
         repaired_utf8=repaired_utf8,
     )
-
-
-def split_valid_events(raw_events: list[Any]) -> tuple[list[dict[str, Any]], list[BadEvent]]:
-    """Keep events with a string id, an integer timestamp and a string message."""
-    good: list[dict[str, Any]] = []
-    bad: list[BadEvent] = []
-    keep = good.append
-    for position, event in enumerate(raw_events):
-        # The common case, checked inline (this runs once per event).
-        if (
-            type(event) is dict
-            and type(event.get("id")) is str
-            and type(timestamp := event.get("timestamp")) is int
-            and 0 <= timestamp <= MAX_TIMESTAMP_MS
-            and type(event.get("message")) is str
-            and event["id"]
-        ):
-            keep(event)
-            continue
-        reason = _event_problem(event)
-        if reason is None:
-            keep(event)
-        else:
-            bad.append(BadEvent(position=position, reason=reason, raw=event))
-    return good, bad
-
-
-def _event_problem(event: Any) -> str | None:
-    if not isinstance(event, dict):
-        return "event is not a JSON object"
-    event_id = event.get("id")
-    if not isinstance(event_id, str) or not event_id:
-        return "event has no id"
-    timestamp = event.get("timestamp")
-    if (
-        not isinstance(timestamp, int)
-        or isinstance(timestamp, bool)
-        or not 0 <= timestamp <= MAX_TIMESTAMP_MS
-    ):
-        return "event has no valid timestamp (epoch milliseconds, year 1970..9999)"
-    message = event.get("message")
-    if message is None:
-        # A missing message is treated as empty: the event still happened.
-        event["message"] = ""
-    elif not isinstance(message, str):
-        return "event message is not a string"
-    return None
 
 
 def subscription_data(event: Any) -> str:

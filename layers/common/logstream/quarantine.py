@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 
 from logstream.bulk import Rejection
-from logstream.documents import Document, OversizeEvent
+from logstream.documents import BadEvent, Document, OversizeEvent
 from logstream.drift import diagnose
-from logstream.payload import BadEvent, PayloadError
+from logstream.payload import PayloadError
 
 
 class QuarantineKind(StrEnum):
@@ -40,7 +40,7 @@ def _record(
 ) -> Document:
     now = now_ms if now_ms is not None else int(time.time() * 1000)
     body = {"@timestamp": now, "log_group": log_group, "log_stream": log_stream, **fields}
-    return Document(
+    return Document.from_source(
         index=quarantine_index,
         doc_id=record_id,
         timestamp=timestamp,

@@ -183,39 +183,35 @@ class Shipper:
             region=self._region,
             encoding_repaired=batch.repaired_utf8,
         )
-        extra = [
-            bad_event_record(self._quarantine_index, batch.log_group, batch.log_stream, bad)
-            for bad in batch.bad_events
-        ]
-        if batch.bad_events:
-            count(Metric.BAD_EVENTS, len(batch.bad_events))
-            logger.error(
-                "events without id, timestamp or message parked in quarantine",
-                extra={
-                    "log_group": batch.log_group,
-                    "count": len(batch.bad_events),
-                    "reasons": sorted({b.reason for b in batch.bad_events}),
-                },
-            )
-        report = self.ship_events(batch.events, origin, deadline, extra_records=extra)
-        report.bad_events = len(batch.bad_events)
-        return report
+        return self.ship_events(batch.events, origin, deadline)
 
     def ship_events(
         self,
-        events: Iterable[dict[str, Any]],
+        events: Iterable[Any],
         origin: EventOrigin,
         deadline: Deadline,
-        *,
-        extra_records: list[Document] | None = None,
     ) -> ShipReport:
-        """Ship checked events (backfill and reconcile call this directly)."""
+        """Ship CloudWatch events; malformed ones are parked, never lost or fatal."""
         self._ensure_prepared()
         started = time.perf_counter()
         built = build_documents(events, origin, self._index_prefix)
         if is_sanitized(origin.log_group):
             count(Metric.SANITIZED_GROUP_NAMES)
-        records = list(extra_records or [])
+        records: list[Document] = []
+        if built.bad_events:
+            count(Metric.BAD_EVENTS, len(built.bad_events))
+            logger.error(
+                "events without id, timestamp or message parked in quarantine",
+                extra={
+                    "log_group": origin.log_group,
+                    "count": len(built.bad_events),
+                    "reasons": sorted({b.reason for b in built.bad_events}),
+                },
+            )
+            records += [
+                bad_event_record(self._quarantine_index, origin.log_group, origin.log_stream, bad)
+                for bad in built.bad_events
+            ]
         if built.oversize:
             count(Metric.OVERSIZE_MESSAGES, len(built.oversize))
             logger.error(
@@ -231,6 +227,7 @@ class Shipper:
         self._park_rejections(delivery, deadline)
 
         report = self._settle(delivery, records, built.documents)
+        report.bad_events = len(built.bad_events)
         report.empty_messages = built.empty_messages
         report.oversize_messages = len(built.oversize)
         report.seconds = time.perf_counter() - started
