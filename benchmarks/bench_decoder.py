@@ -50,7 +50,12 @@ from zlib_ng import zlib_ng
 from benchmarks._common import RESULTS_DIR, Spread, machine_header, table, write_result
 from devstack.payloads import make_events, subscription_payload
 from logstream.bulk import chunk_documents, encode_bulk_body, gzip_body
-from logstream.documents import EventOrigin, build_documents
+from logstream.documents import (
+    NATIVE_HOT_PATH,
+    EventOrigin,
+    build_documents,
+    build_documents_python,
+)
 from logstream.payload import decode_payload
 from logstream.settings import Settings
 
@@ -61,6 +66,11 @@ START_MS = 1_764_000_000_000  # 2025-11-24T16:00:00Z
 REGION = "us-east-1"
 TARGET_RATIO = 7.0
 MB = 1_000_000
+HOT_PATH = (
+    "compiled, `logstream._hotpath` (Rust)"
+    if NATIVE_HOT_PATH
+    else "pure Python, `logstream._hotpath` not built (`make native`)"
+)
 
 
 @dataclass(slots=True)
@@ -390,8 +400,8 @@ def _decode(data: str) -> object:
     return decode_payload(data)
 
 
-def measure_documents_by_kind(work: Workload, trials: int) -> list[tuple[str, int, Spread]]:
-    """``build_documents`` cost per event for each message kind of the mix."""
+def measure_documents_by_kind(work: Workload, trials: int) -> list[tuple[str, int, Spread, Spread]]:
+    """Per-event cost of ``build_documents`` (as shipped) and of its Python twin, by kind."""
     batch = decode_payload(work.data)
     origin = EventOrigin(batch.log_group, batch.log_stream, batch.owner, REGION)
     by_kind: dict[str, list[dict[str, Any]]] = {}
@@ -399,10 +409,13 @@ def measure_documents_by_kind(work: Workload, trials: int) -> list[tuple[str, in
         by_kind.setdefault(message_kind(event["message"]), []).append(event)
     rows = []
     for kind, events in sorted(by_kind.items()):
-        build_documents(events, origin, "logs")
-        run = partial(build_documents, events, origin, "logs")
-        seconds = [measure(run) for _ in range(trials)]
-        rows.append((kind, len(events), Spread.of(seconds).scaled(1e6 / len(events))))
+        spreads = []
+        for build in (build_documents, build_documents_python):
+            run = partial(build, events, origin, "logs")
+            run()
+            seconds = [measure(run) for _ in range(trials)]
+            spreads.append(Spread.of(seconds).scaled(1e6 / len(events)))
+        rows.append((kind, len(events), spreads[0], spreads[1]))
     return rows
 
 
@@ -470,6 +483,7 @@ def report(args: argparse.Namespace) -> str:
         f"- Settings (production defaults): BATCH_SIZE={SETTINGS.batch_size}, "
         f"BATCH_MAX_BYTES={SETTINGS.batch_max_bytes}, GZIP_LEVEL={SETTINGS.gzip_level}, "
         f"INDEX_PREFIX={SETTINGS.index_prefix}",
+        f"- Hot path: {HOT_PATH}",
         f"- Trials: {trials}; figures are median (min..max); clock: {CLOCK.name} "
         "(the headline shows both)",
         "",
@@ -542,11 +556,15 @@ def report(args: argparse.Namespace) -> str:
         "",
         stage_table("baseline stage", base_stage_names, base_stages, n),
         "",
-        "`build_documents` per message kind (each kind's events run as one batch):",
+        "`build_documents` per message kind (each kind's events run as one batch), "
+        f"as shipped ({HOT_PATH}) and its pure-Python twin `build_documents_python`:",
         "",
         table(
-            ["message kind", "events", "µs/event"],
-            [[k, f"{c:,}", s.text(".2f")] for k, c, s in measure_documents_by_kind(work, trials)],
+            ["message kind", "events", "µs/event", "Python twin µs/event"],
+            [
+                [k, f"{c:,}", shipped.text(".2f"), twin.text(".2f")]
+                for k, c, shipped, twin in measure_documents_by_kind(work, trials)
+            ],
         ),
     )
 

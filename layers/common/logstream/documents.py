@@ -18,13 +18,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Final
 
 import orjson
 
 from logstream.naming import day_suffix, document_id, index_prefix_for_group
+
+try:
+    from logstream import _hotpath
+except ImportError:  # built without a Rust toolchain: the Python loop does the same work
+    _hotpath = None  # type: ignore[assignment]
+
+#: Whether build_documents runs the compiled loop (else its Python twin).
+NATIVE_HOT_PATH: Final = _hotpath is not None
 
 #: CloudWatch's own limit for one event; anything larger did not come from it intact.
 MAX_MESSAGE_BYTES: Final = 256 * 1024
@@ -45,6 +53,8 @@ _LAMBDA_FIELD_NAMES: Final = {
     "Error Type": "error_type",
 }
 _LAMBDA_TEXT_FIELDS: Final = {"request_id", "version", "status", "error_type"}
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
 
 
 @dataclass(slots=True)
@@ -149,17 +159,59 @@ _JSON_LINE: Final = b'%s%s}}\n{"@timestamp":%d,"event_id":%s%s,"message":%s,"jso
 _LAMBDA_LINE: Final = b'%s%s}}\n{"@timestamp":%d,"event_id":%s%s,"message":%s,"lambda":%s%s'
 
 
-def build_documents(  # noqa: PLR0912 - one pass per event: a helper call per event costs more
-    events: Iterable[Any], origin: EventOrigin, index_prefix: str
-) -> DocumentBatch:
+def build_documents(events: Iterable[Any], origin: EventOrigin, index_prefix: str) -> DocumentBatch:
     """Turn CloudWatch events (``id``, ``timestamp``, ``message``; optionally
     ``logStream``, ``ingestionTime``) into documents; a malformed event becomes
     a :class:`BadEvent`, never an error.
 
-    This is the hot path of every shipping route: one pass checks each event
-    and formats its bulk lines directly, with what a batch shares (action-line
-    prefix per day, envelope tail per stream) encoded once.
+    This is the hot path of every shipping route. It runs in the compiled
+    ``logstream._hotpath`` when the layer was built with it, else in
+    :func:`build_documents_python`; both give the same documents, byte for
+    byte (``tests/unit/test_hotpath.py``).
     """
+    if _hotpath is None:
+        return build_documents_python(events, origin, index_prefix)
+    batch = DocumentBatch()
+    group_prefix = index_prefix_for_group(index_prefix, origin.log_group)
+
+    def target_of_day(timestamp: int) -> tuple[str, bytes]:
+        index = group_prefix + day_suffix(timestamp)
+        return index, _action_prefix("create", index)
+
+    def tail_of_stream(stream: str) -> bytes:
+        return _envelope_tail(origin, stream)
+
+    def slow(position: int, event: Any) -> None:
+        # Anything unusual is built (or set aside) by the Python loop itself.
+        part = build_documents_python([event], origin, index_prefix)
+        batch.documents.extend(part.documents)
+        batch.oversize.extend(part.oversize)
+        batch.bad_events.extend(replace(bad, position=position) for bad in part.bad_events)
+        batch.empty_messages += part.empty_messages
+
+    # Read after the call: `slow` adds its own empty messages meanwhile.
+    empty_messages = _hotpath.encode_events(
+        events if type(events) is list else list(events),
+        origin.log_group,
+        origin.log_stream,
+        target_of_day,
+        tail_of_stream,
+        _json_fields,
+        _lambda_fields,
+        Document,
+        slow,
+        batch.documents,
+    )
+    batch.empty_messages += empty_messages
+    return batch
+
+
+def build_documents_python(  # noqa: PLR0915 - one pass per event: a call per event costs more
+    events: Iterable[Any], origin: EventOrigin, index_prefix: str
+) -> DocumentBatch:
+    """The reference loop: checks each event and formats its bulk lines in one
+    pass, with what a batch shares (action-line prefix per day, envelope tail
+    per stream) encoded once."""
     batch = DocumentBatch()
     append = batch.documents.append
     group_prefix = index_prefix_for_group(index_prefix, origin.log_group)
@@ -196,9 +248,12 @@ def build_documents(  # noqa: PLR0912 - one pass per event: a helper call per ev
 
         doc_id = document_id(event_id)
         id_json = dumps(doc_id)
+        # Informational: kept when it is a plausible epoch-ms integer, else left out.
         ingestion_time = event.get("ingestionTime")
         before_message = (
-            b"" if ingestion_time is None else b',"ingestion_time":' + dumps(ingestion_time)
+            b',"ingestion_time":%d' % ingestion_time
+            if type(ingestion_time) is int and 0 <= ingestion_time <= MAX_TIMESTAMP_MS
+            else b""
         )
 
         original: str | None = None
@@ -210,44 +265,43 @@ def build_documents(  # noqa: PLR0912 - one pass per event: a helper call per ev
             before_message += truncation
 
         first = message[:1]
+        fields: bytes | None = None
         if first == "{" or (first in " \t" and message.lstrip()[:1] == "{"):
-            parsed = _json_object(message)
-            if parsed is None:
-                line = _PLAIN_LINE % (
-                    target[1],
-                    id_json,
-                    timestamp,
-                    id_json,
-                    before_message,
-                    dumps(message),
-                    tail,
-                )
-            else:
-                line = _JSON_LINE % (
-                    target[1], id_json, timestamp, id_json, before_message, dumps(message),
-                    dumps(parsed), tail,
-                )  # fmt: skip
+            fields = _json_fields(message)
+            line_format = _JSON_LINE
         elif first in "SER" and message.startswith(("REPORT ", "START ", "END ")):
-            line = _LAMBDA_LINE % (
-                target[1], id_json, timestamp, id_json, before_message, dumps(message),
-                dumps(parse_lambda_platform_line(message)), tail,
+            fields = _lambda_fields(message)
+            line_format = _LAMBDA_LINE
+        if fields is None:
+            line = _PLAIN_LINE % (
+                target[1], id_json, timestamp, id_json, before_message, dumps(message), tail
             )  # fmt: skip
         else:
-            line = _PLAIN_LINE % (
-                target[1],
-                id_json,
-                timestamp,
-                id_json,
-                before_message,
-                dumps(message),
+            line = line_format % (
+                target[1], id_json, timestamp, id_json, before_message, dumps(message), fields,
                 tail,
-            )
+            )  # fmt: skip
 
         document = Document(target[0], doc_id, timestamp, log_group, stream, line)
         append(document)
         if original is not None:
             batch.oversize.append(OversizeEvent(document, original))
     return batch
+
+
+def _json_fields(message: str) -> bytes | None:
+    """The ``json`` field of a message that is a JSON object, encoded; else None."""
+    try:
+        parsed = orjson.loads(message)
+    except orjson.JSONDecodeError:
+        # Not JSON after all (or numbers beyond 64 bits): the text is kept in `message`.
+        return None
+    return orjson.dumps(parsed) if isinstance(parsed, dict) else None
+
+
+def _lambda_fields(message: str) -> bytes:
+    """The ``lambda`` field of a START / END / REPORT line, encoded."""
+    return orjson.dumps(parse_lambda_platform_line(message))
 
 
 def _cut_oversize(message: str) -> tuple[str, bytes] | None:
@@ -295,20 +349,12 @@ def _envelope_tail(origin: EventOrigin, stream: str) -> bytes:
     return b"," + orjson.dumps(common)[1:] + b"\n"
 
 
-def _json_object(message: str) -> dict[str, Any] | None:
-    try:
-        parsed = orjson.loads(message)
-    except orjson.JSONDecodeError:
-        # Not JSON after all (or numbers beyond 64 bits): the text is kept in `message`.
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
 # The shapes Lambda writes today, matched in one anchored step; anything else
 # (new fields, restore durations, status lines) takes the general split below.
 _STANDARD_REPORT: Final = re.compile(
-    r"REPORT RequestId: (\S+)\tDuration: ([\d.]+) ms\tBilled Duration: (\d+) ms\t"
-    r"Memory Size: (\d+) MB\tMax Memory Used: (\d+) MB(?:\tInit Duration: ([\d.]+) ms)?\t?\s*$"
+    r"REPORT RequestId: (\S+)\tDuration: (\d+(?:\.\d+)?) ms\tBilled Duration: (\d{1,18}) ms\t"
+    r"Memory Size: (\d{1,18}) MB\tMax Memory Used: (\d{1,18}) MB"
+    r"(?:\tInit Duration: (\d+(?:\.\d+)?) ms)?\t?\s*$"
 )
 _STANDARD_START: Final = re.compile(r"START RequestId: (\S+) Version: (\S+)\s*$")
 
@@ -358,9 +404,17 @@ def _parse_platform_fields(message: str) -> dict[str, Any]:
         if name in _LAMBDA_TEXT_FIELDS:
             fields[name] = value
             continue
-        number = value.removesuffix(" ms").removesuffix(" MB")
-        try:
-            fields[name] = float(number) if "." in number else int(number)
-        except ValueError:
-            fields[name] = value
+        fields[name] = _platform_number(value)
     return fields
+
+
+def _platform_number(value: str) -> float | int | str:
+    """``42.5 ms`` -> 42.5, ``512 MB`` -> 512; the text itself if it is no 64-bit number."""
+    number = value.removesuffix(" ms").removesuffix(" MB")
+    try:
+        parsed = float(number) if "." in number else int(number)
+    except ValueError:
+        return value
+    if isinstance(parsed, int) and not _INT64_MIN <= parsed <= _INT64_MAX:
+        return value
+    return parsed
