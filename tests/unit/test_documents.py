@@ -226,3 +226,19 @@ def test_documents_built_from_a_source_have_the_same_layout() -> None:
     assert orjson.loads(record.line.split(b"\n")[0]) == {
         "index": {"_index": "logs-quarantine", "_id": "q"}
     }
+
+
+def test_malformed_report_numbers_are_kept_as_text_not_fatal() -> None:
+    fields = parse_lambda_platform_line(
+        "REPORT RequestId: r\tDuration: 1.2.3 ms\tBilled Duration: 99999999999999999999 ms\t"
+        "Memory Size: 512 MB\tMax Memory Used: 7 MB"
+    )
+    assert fields["duration_ms"] == "1.2.3 ms"
+    assert fields["billed_duration_ms"] == "99999999999999999999 ms"
+    assert (fields["memory_size_mb"], fields["max_memory_used_mb"]) == (512, 7)
+
+
+def test_ingestion_time_is_left_out_unless_a_plausible_epoch_ms() -> None:
+    for odd in (2**64, -1, True, "17", 1.5):
+        assert "ingestion_time" not in _one("m", ingestionTime=odd)
+    assert _one("m", ingestionTime=17)["ingestion_time"] == 17

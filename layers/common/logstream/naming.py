@@ -82,6 +82,7 @@ def document_id(event_id: str) -> str:
 
     Subscription payloads and FilterLogEvents both expose the same event id, so
     it is used verbatim. This function is the one place to change if a real
-    account ever shows otherwise.
+    account ever shows otherwise (the compiled hot path, layers/common/hotpath,
+    uses the id verbatim too; tests/unit/test_hotpath.py fails if they differ).
     """
     return event_id
