@@ -20,6 +20,7 @@ from opensearchpy import OpenSearch, RequestsHttpConnection
 
 from logstream.bulk import OpenSearchBulkSink, opensearch_poster
 from logstream.checkpoints import CheckpointStore, DynamoCheckpointStore
+from logstream.documents import NATIVE_HOT_PATH
 from logstream.observability import logger
 from logstream.payload import LogBatch
 from logstream.reconcile import DynamoReconcileState, Reconciler, SourceCounter, Timing
@@ -140,6 +141,12 @@ def shipper() -> Shipper:
     client = opensearch_client()
     if settings.state_table is None:
         logger.warning("STATE_TABLE is not set: watermarks will not be recorded")
+    if not NATIVE_HOT_PATH:
+        # Same documents either way; this says why a container decodes at half speed.
+        logger.warning(
+            "logstream._hotpath is not in the layer: documents are built by the Python loop "
+            "(build the layer with cargo on the PATH for the compiled one)"
+        )
     return Shipper(
         bulk_sink(),
         index_prefix=settings.index_prefix,
