@@ -10,8 +10,13 @@ Document shape (the envelope has an explicit mapping in ``templates``):
 ``ingestion_time``  when CloudWatch ingested the event, where the source says
 ``log_group``, ``log_stream``, ``owner`` (account), ``region``
 
-This is the hot path of every shipping route, so the envelope fields common to
-a batch are serialised once and spliced onto each event's own bytes.
+This is the hot path of every shipping route. Each event's bulk lines are
+formatted in one pass, with what a batch shares (action-line prefix per day,
+envelope tail per stream) encoded once. The loop exists twice: compiled
+(``layers/common/hotpath``, Rust, shipped in the layer when built with cargo)
+and here in Python, the reference; what a message means (JSON fields, Lambda
+platform lines) is decided here for both, and the compiled loop hands back
+anything unusual to the Python one.
 """
 
 from __future__ import annotations
