@@ -14,9 +14,9 @@ This is the hot path of every shipping route. Each event's bulk lines are
 formatted in one pass, with what a batch shares (action-line prefix per day,
 envelope tail per stream) encoded once. The loop exists twice: compiled
 (``layers/common/hotpath``, Rust, shipped in the layer when built with cargo)
-and here in Python, the reference; what a message means (JSON fields, Lambda
-platform lines) is decided here for both, and the compiled loop hands back
-anything unusual to the Python one.
+and here in Python, the reference. The compiled loop encodes the common shapes
+itself (JSON objects, the standard Lambda START / END / REPORT lines), byte for
+byte as the functions below do, and hands anything else back to them.
 """
 
 from __future__ import annotations
