@@ -6,9 +6,12 @@
 //! `id`, an integer `timestamp` in range, a UTF-8 string `message` within the
 //! size limit, and optional `logStream` / `ingestionTime` of the usual types.
 //! Every other event goes back to Python (`slow`), which parks it or builds it
-//! exactly as the pure loop would. What a message means (JSON fields, Lambda
-//! platform lines), the index name of a day and the envelope tail of a stream
-//! are decided by Python callbacks too, so each rule lives in one place.
+//! exactly as the pure loop would. The message's own fields are encoded here
+//! for the common shapes only (a JSON object that orjson would read and write
+//! back unchanged in meaning, the standard START / END / REPORT lines); any
+//! other message is handed to the Python functions (`json_fields`,
+//! `lambda_fields`). The index name of a day and the envelope tail of a
+//! stream always come from Python, once per batch.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -85,10 +88,6 @@ fn push_int(out: &mut Vec<u8>, value: i64) {
     out.extend_from_slice(&digits[at..]);
 }
 
-fn strip_prefix_bytes<'a>(text: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
-    text.strip_prefix(prefix)
-}
-
 /// `text` up to `end`, and the rest after it; None when `end` is absent.
 fn split_once_at<'a>(text: &'a [u8], end: &[u8]) -> Option<(&'a [u8], &'a [u8])> {
     let at = text.windows(end.len()).position(|window| window == end)?;
@@ -158,13 +157,13 @@ fn only_blanks(rest: &[u8]) -> bool {
 /// `{"type":"report",...}` for the REPORT line Lambda writes today, exactly as
 /// `orjson.dumps(parse_lambda_platform_line(line))`; None for any other shape.
 fn report_fields(out: &mut Vec<u8>, line: &[u8]) -> Option<()> {
-    let rest = strip_prefix_bytes(line, b"REPORT RequestId: ")?;
+    let rest = line.strip_prefix(b"REPORT RequestId: ")?;
     let (request_id, rest) = split_once_at(rest, b"\tDuration: ")?;
     let (duration, rest) = split_once_at(rest, b" ms\tBilled Duration: ")?;
     let (billed, rest) = split_once_at(rest, b" ms\tMemory Size: ")?;
     let (memory, rest) = split_once_at(rest, b" MB\tMax Memory Used: ")?;
     let (used, rest) = split_once_at(rest, b" MB")?;
-    let (init, rest) = match strip_prefix_bytes(rest, b"\tInit Duration: ") {
+    let (init, rest) = match rest.strip_prefix(b"\tInit Duration: ") {
         Some(after) => {
             let (init, rest) = split_once_at(after, b" ms")?;
             (Some(init), rest)
@@ -194,7 +193,7 @@ fn report_fields(out: &mut Vec<u8>, line: &[u8]) -> Option<()> {
 
 /// `START RequestId: <id> Version: <version>`.
 fn start_fields(out: &mut Vec<u8>, line: &[u8]) -> Option<()> {
-    let rest = strip_prefix_bytes(line, b"START RequestId: ")?;
+    let rest = line.strip_prefix(b"START RequestId: ")?;
     let (request_id, rest) = split_once_at(rest, b" Version: ")?;
     let version_end = rest
         .iter()
@@ -215,7 +214,7 @@ fn start_fields(out: &mut Vec<u8>, line: &[u8]) -> Option<()> {
 /// `END RequestId: <id>` without further fields; printable ASCII only, so
 /// Python's `strip()` and this trim of spaces agree.
 fn end_fields(out: &mut Vec<u8>, line: &[u8]) -> Option<()> {
-    let rest = strip_prefix_bytes(line, b"END ")?;
+    let rest = line.strip_prefix(b"END ")?;
     if !rest.iter().all(|&b| (0x20..=0x7e).contains(&b)) {
         return None;
     }
