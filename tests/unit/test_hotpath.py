@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from devstack.payloads import make_events
 from logstream.documents import (
     MAX_MESSAGE_BYTES,
+    MAX_TIMESTAMP_MS,
     NATIVE_HOT_PATH,
     EventOrigin,
     build_documents,
@@ -39,6 +40,14 @@ def test_the_compiled_hot_path_is_built_when_required() -> None:
     if os.environ.get("LOGSTREAM_REQUIRE_NATIVE") != "1":
         pytest.skip("LOGSTREAM_REQUIRE_NATIVE is not set")
     assert NATIVE_HOT_PATH, "logstream._hotpath is missing: run `make native` (needs cargo)"
+
+
+@needs_native
+def test_both_loops_share_the_limits() -> None:
+    from logstream import _hotpath  # noqa: PLC0415 - only importable when built
+
+    assert _hotpath.MAX_TIMESTAMP_MS == MAX_TIMESTAMP_MS
+    assert _hotpath.MAX_MESSAGE_BYTES == MAX_MESSAGE_BYTES
 
 
 def _both(events: list[Any], origin: EventOrigin = ORIGIN) -> None:

@@ -120,6 +120,12 @@ def _action_prefix(op: str, index: str) -> bytes:
     return b'{"%s":{"_index":"%s","_id":' % (op.encode(), index.encode())
 
 
+def _daily_target(group_prefix: str, timestamp: int) -> tuple[str, bytes]:
+    """The daily index of an event and its ``create`` action-line prefix."""
+    index = group_prefix + day_suffix(timestamp)
+    return index, _action_prefix("create", index)
+
+
 @dataclass(frozen=True, slots=True)
 class BadEvent:
     """An event that cannot become a document (no id, no valid timestamp...)."""
@@ -180,8 +186,7 @@ def build_documents(events: Iterable[Any], origin: EventOrigin, index_prefix: st
     group_prefix = index_prefix_for_group(index_prefix, origin.log_group)
 
     def target_of_day(timestamp: int) -> tuple[str, bytes]:
-        index = group_prefix + day_suffix(timestamp)
-        return index, _action_prefix("create", index)
+        return _daily_target(group_prefix, timestamp)
 
     def tail_of_stream(stream: str) -> bytes:
         return _envelope_tail(origin, stream)
@@ -211,7 +216,7 @@ def build_documents(events: Iterable[Any], origin: EventOrigin, index_prefix: st
     return batch
 
 
-def build_documents_python(  # noqa: PLR0915 - one pass per event: a call per event costs more
+def build_documents_python(
     events: Iterable[Any], origin: EventOrigin, index_prefix: str
 ) -> DocumentBatch:
     """The reference loop: checks each event and formats its bulk lines in one
@@ -245,8 +250,7 @@ def build_documents_python(  # noqa: PLR0915 - one pass per event: a call per ev
         day = timestamp // 86_400_000
         target = index_of_day.get(day)
         if target is None:
-            index = group_prefix + day_suffix(timestamp)
-            target = index_of_day[day] = (index, _action_prefix("create", index))
+            target = index_of_day[day] = _daily_target(group_prefix, timestamp)
         tail = tail_of_stream.get(stream)
         if tail is None:
             tail = tail_of_stream[stream] = _envelope_tail(origin, stream)
