@@ -15,7 +15,7 @@ BUILD_DIR := .aws-sam/build
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv native lint typecheck unit build integration test demo bench deploy clean
+.PHONY: help venv lint typecheck unit build integration test demo bench deploy clean
 
 help:
 	@echo "make demo   - start OpenSearch + moto, write sample logs, ship them, show what landed"
@@ -32,13 +32,6 @@ $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 
 venv: $(VENV)/.installed
 
-# The compiled hot path (Rust, layers/common/hotpath) beside the package
-# sources, so unit tests, the demo and the benchmarks run what Lambda runs.
-# Tests insist on it (LOGSTREAM_REQUIRE_NATIVE=1): a missing toolchain fails
-# them instead of quietly testing only the Python twin.
-native: venv
-	PATH="$(abspath $(BIN)):$$PATH" $(MAKE) -C layers/common hotpath DEST=logstream PYTHON=python
-
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -46,24 +39,23 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-unit: native
-	LOGSTREAM_REQUIRE_NATIVE=1 $(PY) -m pytest tests/unit
+unit: venv
+	$(PY) -m pytest tests/unit
 
 build: venv
-	PATH="$(abspath $(BIN)):$$PATH" LOGSTREAM_REQUIRE_NATIVE=$(LOGSTREAM_REQUIRE_NATIVE) $(BIN)/sam build
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam build
 
 # Integration tests import `logstream` and the handlers from the sam build
 # output, exactly as Lambda lays them out (/opt/python and the code root).
-integration: export LOGSTREAM_REQUIRE_NATIVE = 1
 integration: build
 	$(PY) -m pytest tests/integration -o pythonpath="$(BUILD_DIR)/CommonLayer/python ."
 
 test: lint typecheck unit integration
 
-demo: native
+demo: venv
 	PYTHONPATH=layers/common:. $(PY) -m devstack.demo
 
-bench: native
+bench: venv
 	PYTHONPATH=layers/common:. $(PY) -m benchmarks.bench_decoder
 	PYTHONPATH=layers/common:. $(PY) -m benchmarks.bench_cold_start
 	PYTHONPATH=layers/common:. $(PY) -m benchmarks.bench_backfill

@@ -52,9 +52,9 @@ def main() -> int:
     with OpenSearchServer() as opensearch, MotoServer() as moto:
         _configure(opensearch.url, moto.endpoint_url)
         from logstream.clients import backfill_service, bulk_sink  # noqa: PLC0415 - env first
-        from logstream.documents import EventOrigin  # noqa: PLC0415
         from logstream.retry import Deadline  # noqa: PLC0415
-        from logstream.shipping import Shipper  # noqa: PLC0415
+        from logstream.shipping.documents import EventOrigin  # noqa: PLC0415
+        from logstream.shipping.service import Shipper  # noqa: PLC0415
 
         now = datetime.now(UTC)
         start = int((now - timedelta(days=1) + timedelta(minutes=1)).timestamp() * 1000)

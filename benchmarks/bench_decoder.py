@@ -49,15 +49,13 @@ from zlib_ng import zlib_ng
 
 from benchmarks._common import RESULTS_DIR, Spread, machine_header, table, write_result
 from devstack.payloads import make_events, subscription_payload
-from logstream.bulk import chunk_documents, encode_bulk_body, gzip_body
-from logstream.documents import (
-    NATIVE_HOT_PATH,
+from logstream.settings import Settings
+from logstream.shipping.bulk import chunk_documents, encode_bulk_body, gzip_body
+from logstream.shipping.documents import (
     EventOrigin,
     build_documents,
-    build_documents_python,
 )
-from logstream.payload import decode_payload
-from logstream.settings import Settings
+from logstream.shipping.payload import decode_payload
 
 MODULE = "benchmarks.bench_decoder"
 LOG_GROUP = "/aws/lambda/orders-api"
@@ -66,11 +64,7 @@ START_MS = 1_764_000_000_000  # 2025-11-24T16:00:00Z
 REGION = "us-east-1"
 TARGET_RATIO = 7.0
 MB = 1_000_000
-HOT_PATH = (
-    "compiled, `logstream._hotpath` (Rust)"
-    if NATIVE_HOT_PATH
-    else "pure Python, `logstream._hotpath` not built (`make native`)"
-)
+HOT_PATH = "one Python loop, `logstream.shipping.documents.build_documents`"
 
 
 @dataclass(slots=True)
@@ -410,7 +404,7 @@ def measure_documents_by_kind(work: Workload, trials: int) -> list[tuple[str, in
     rows = []
     for kind, events in sorted(by_kind.items()):
         spreads = []
-        for build in (build_documents, build_documents_python):
+        for build in (build_documents,):
             run = partial(build, events, origin, "logs")
             run()
             seconds = [measure(run) for _ in range(trials)]
@@ -572,7 +566,7 @@ def report(args: argparse.Namespace) -> str:
     powertools = decode_rows[0][1].median
     emit(
         "",
-        "## Decode: Powertools vs logstream.payload",
+        "## Decode: Powertools vs logstream.shipping.payload",
         "",
         table(
             ["decoder", "µs/event", "events/s", "speed vs Powertools parse_logs_data"],

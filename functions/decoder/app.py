@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logstream.clients import deadline_for, shipper
 from logstream.observability import logger, metrics, tracer
-from logstream.payload import subscription_data
+from logstream.shipping.payload import subscription_data
 
 
 @logger.inject_lambda_context(log_event=False)

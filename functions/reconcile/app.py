@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logstream.clients import deadline_for, reconciler
 from logstream.observability import logger, metrics, tracer
-from logstream.reconcile import handle_event
+from logstream.reconcile.service import handle_event
 from logstream.settings import load_settings
 
 

@@ -12,8 +12,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logstream.clients import deadline_for, schema_healer
-from logstream.healing import handle_event
 from logstream.observability import logger, metrics, tracer
+from logstream.schema.healer import handle_event
 
 
 @logger.inject_lambda_context(log_event=True)

@@ -21,8 +21,8 @@ import boto3
 import pytest
 
 from logstream import clients
-from logstream.documents import Document
 from logstream.retry import Deadline
+from logstream.shipping.documents import Document
 
 
 class _Recorder(BaseHTTPRequestHandler):

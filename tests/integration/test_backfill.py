@@ -14,9 +14,9 @@ import pytest
 from devstack.cloudwatch import put_events, read_events, subscription_deliveries
 from devstack.payloads import make_events
 from logstream import clients
-from logstream.backfill import BackfillWorker
+from logstream.backfill.service import BackfillWorker
 from logstream.retry import Deadline
-from logstream.shipping import DeliveryIncomplete
+from logstream.shipping.service import DeliveryIncomplete
 from tests.integration.conftest import Deployment
 from tests.support.lambda_harness import invoke
 

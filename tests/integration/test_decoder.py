@@ -15,7 +15,7 @@ import pytest
 from devstack.cloudwatch import put_events, read_events, subscription_deliveries
 from devstack.payloads import encode_data, make_events, subscription_payload
 from logstream.naming import daily_index
-from logstream.shipping import DeliveryIncomplete
+from logstream.shipping.service import DeliveryIncomplete
 from tests.integration.conftest import Deployment
 
 GROUPS = ["/aws/lambda/Orders_API", "/ecs/payments#blue", "plain-group"]

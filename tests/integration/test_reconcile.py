@@ -19,7 +19,7 @@ import pytest
 from devstack.cloudwatch import put_events, read_events, subscription_deliveries
 from devstack.payloads import make_events
 from logstream import clients
-from logstream.reconcile import ReconcileFailed
+from logstream.reconcile.service import ReconcileFailed
 from tests.integration.conftest import Deployment
 from tests.support.lambda_harness import invoke
 

@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 import pytest
 
-from logstream.bulk import (
+from logstream.retry import Backoff, Deadline
+from logstream.shipping.bulk import (
     BulkRequestError,
     ItemOutcome,
     OpenSearchBulkSink,
@@ -22,8 +23,7 @@ from logstream.bulk import (
     classify_item,
     encode_bulk_body,
 )
-from logstream.documents import Document
-from logstream.retry import Backoff, Deadline
+from logstream.shipping.documents import Document
 
 Answer = Callable[[list[dict[str, Any]]], dict[str, Any]]
 

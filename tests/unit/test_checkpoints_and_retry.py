@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import random
 
-from logstream.checkpoints import acknowledged_watermarks
-from logstream.documents import Document
 from logstream.retry import Backoff, Deadline
+from logstream.shipping.checkpoints import acknowledged_watermarks
+from logstream.shipping.documents import Document
 
 
 def _doc(stream: str, ts: int) -> Document:

@@ -4,7 +4,7 @@ from typing import Any
 
 import orjson
 
-from logstream.documents import (
+from logstream.shipping.documents import (
     MAX_MESSAGE_BYTES,
     Document,
     EventOrigin,
@@ -141,7 +141,7 @@ def test_lambda_lines_become_structured_fields_in_documents() -> None:
 
 
 def test_fast_and_general_lambda_parsers_agree() -> None:
-    from logstream.documents import _parse_platform_fields  # noqa: PLC0415
+    from logstream.shipping.documents import _parse_platform_fields  # noqa: PLC0415
 
     lines = [
         "START RequestId: 6c0f Version: $LATEST\n",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from logstream.drift import ErrorClass, diagnose
-from logstream.healing import (
+from logstream.schema.drift import ErrorClass, diagnose
+from logstream.schema.healer import (
     DEPTH_KEY,
     TOTAL_FIELDS_KEY,
     apply_decisions,
@@ -16,8 +16,8 @@ from logstream.healing import (
     heal_source,
     move_unknown_to_overflow,
 )
+from logstream.schema.templates import drift_template
 from logstream.settings import Settings
-from logstream.templates import drift_template
 
 # Messages as OpenSearch 2.19.3 returned them (probed on the devstack cluster).
 NUMBER_GOT_STRING = (

@@ -7,7 +7,12 @@ import json
 import pytest
 
 from devstack.payloads import encode_data, subscription_payload
-from logstream.payload import PayloadError, PayloadErrorKind, decode_payload, subscription_data
+from logstream.shipping.payload import (
+    PayloadError,
+    PayloadErrorKind,
+    decode_payload,
+    subscription_data,
+)
 
 
 def _data(body: object) -> str:

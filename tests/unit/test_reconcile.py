@@ -14,16 +14,8 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logstream.insights import (
-    BIN_FIELD,
-    COUNT_FIELD,
-    FallbackCounter,
-    FilterLogEventsCounter,
-    InsightsCounter,
-    count_query,
-    parse_count_results,
-)
-from logstream.reconcile import (
+from logstream.aws.cloudwatch import BotoCloudWatchSource, EventPage, LogGroupInfo, LogGroupNotFound
+from logstream.reconcile.service import (
     CountsUnavailable,
     IndexUnavailable,
     RangeCheck,
@@ -35,8 +27,16 @@ from logstream.reconcile import (
     Window,
     parse_request,
 )
+from logstream.reconcile.source_counts import (
+    BIN_FIELD,
+    COUNT_FIELD,
+    FallbackCounter,
+    FilterLogEventsCounter,
+    InsightsCounter,
+    count_query,
+    parse_count_results,
+)
 from logstream.retry import Backoff, Deadline
-from logstream.sources import BotoCloudWatchSource, EventPage, LogGroupInfo, LogGroupNotFound
 from logstream.times import parse_time
 
 T0 = 1_795_000_000_000 // 300_000 * 300_000  # a 5-minute boundary in 2026

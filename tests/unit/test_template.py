@@ -437,7 +437,12 @@ def test_check_fails_when_foreach_produces_duplicate_logical_ids(source: Json) -
 def test_globals_hold_runtime_architecture_layer_and_environment(source: Json) -> None:
     function_globals = source["Globals"]["Function"]
     assert function_globals["Runtime"] == "python3.13"
-    assert function_globals["Architectures"] == ["x86_64"]
+    assert function_globals["Architectures"] == [{"Ref": "Architecture"}]
+    architecture = source["Parameters"]["Architecture"]
+    assert architecture["Default"] == "arm64"
+    assert set(architecture["AllowedValues"]) == {"arm64", "x86_64"}
+    layer = source["Resources"]["CommonLayer"]["Properties"]
+    assert set(layer["CompatibleArchitectures"]) == {"arm64", "x86_64"}
     assert (function_globals["Timeout"], function_globals["MemorySize"]) == (120, 512)
     assert function_globals["Tracing"] == "Active"
     assert function_globals["Layers"] == [{"Ref": "CommonLayer"}]
@@ -465,14 +470,14 @@ def test_every_function_has_the_layer_runtime_and_environment(deployed: Json) ->
     assert layer_id.startswith("CommonLayer")
     layer = layers[layer_id]["Properties"]
     assert layer["CompatibleRuntimes"] == ["python3.13"]
-    assert layer["CompatibleArchitectures"] == ["x86_64"]
+    assert layer["CompatibleArchitectures"] == ["arm64", "x86_64"]
     functions = resources_of(deployed, "AWS::Lambda::Function")
     assert "DecoderFunction" in functions
     for function in functions.values():
         properties = function["Properties"]
         assert {"Ref": layer_id} in properties["Layers"]
         assert properties["Runtime"] == "python3.13"
-        assert properties["Architectures"] == ["x86_64"]
+        assert properties["Architectures"] == [{"Ref": "Architecture"}]
         assert properties["TracingConfig"] == {"Mode": "Active"}
         variables = properties["Environment"]["Variables"]
         assert set(variables) >= GLOBAL_ENVIRONMENT
@@ -491,7 +496,7 @@ def test_layer_is_built_by_sam_for_the_lambda_runtime(source: Json) -> None:
     layer = source["Resources"]["CommonLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
     assert layer["Properties"]["ContentUri"] == "layers/common/"
-    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "x86_64"}
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
     # The makefile builds for the same runtime and architecture, with bytecode.
     makefile = (REPO / "layers/common/Makefile").read_text(encoding="utf-8")
     assert "build-CommonLayer:" in makefile

@@ -18,16 +18,15 @@ import orjson
 from botocore.config import Config
 from opensearchpy import OpenSearch, RequestsHttpConnection
 
-from logstream.bulk import OpenSearchBulkSink, opensearch_poster
-from logstream.checkpoints import CheckpointStore, DynamoCheckpointStore
-from logstream.documents import NATIVE_HOT_PATH
 from logstream.observability import logger
-from logstream.payload import LogBatch
-from logstream.reconcile import DynamoReconcileState, Reconciler, SourceCounter, Timing
+from logstream.reconcile.service import DynamoReconcileState, Reconciler, SourceCounter, Timing
 from logstream.retry import Backoff, Deadline
+from logstream.schema.templates import ensure_templates
 from logstream.settings import AuthMode, Settings, SettingsError, load_settings
-from logstream.shipping import Shipper
-from logstream.templates import ensure_templates
+from logstream.shipping.bulk import OpenSearchBulkSink, opensearch_poster
+from logstream.shipping.checkpoints import CheckpointStore, DynamoCheckpointStore
+from logstream.shipping.payload import LogBatch
+from logstream.shipping.service import Shipper
 
 # Backfill, reconciliation and healing are imported where they are built, not
 # here: the decoder's cold start pays only for the live path (measured in
@@ -37,11 +36,11 @@ if TYPE_CHECKING:
     from mypy_boto3_logs.client import CloudWatchLogsClient
     from mypy_boto3_secretsmanager.client import SecretsManagerClient
 
-    from logstream.backfill import BackfillService
-    from logstream.bulk import DeliveryReport, Rejection
-    from logstream.healing import DecisionStore, DriftRescue, SchemaHealer
-    from logstream.reconcile import Reconciler
-    from logstream.sources import BotoCloudWatchSource
+    from logstream.aws.cloudwatch import BotoCloudWatchSource
+    from logstream.backfill.service import BackfillService
+    from logstream.reconcile.service import Reconciler
+    from logstream.schema.healer import DecisionStore, DriftRescue, SchemaHealer
+    from logstream.shipping.bulk import DeliveryReport, Rejection
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5)
 
@@ -141,12 +140,6 @@ def shipper() -> Shipper:
     client = opensearch_client()
     if settings.state_table is None:
         logger.warning("STATE_TABLE is not set: watermarks will not be recorded")
-    if not NATIVE_HOT_PATH:
-        # Same documents either way; this says why a container decodes at half speed.
-        logger.warning(
-            "logstream._hotpath is not in the layer: documents are built by the Python loop "
-            "(build the layer with cargo on the PATH for the compiled one)"
-        )
     return Shipper(
         bulk_sink(),
         index_prefix=settings.index_prefix,
@@ -194,7 +187,7 @@ def _auto_backfill_hook(settings: Settings) -> Callable[[LogBatch, Deadline], ob
 
 @cache
 def cloudwatch_source() -> BotoCloudWatchSource:
-    from logstream.sources import BotoCloudWatchSource  # noqa: PLC0415 - see module imports
+    from logstream.aws.cloudwatch import BotoCloudWatchSource  # noqa: PLC0415 - see module imports
 
     settings = load_settings()
     return BotoCloudWatchSource(
@@ -204,7 +197,7 @@ def cloudwatch_source() -> BotoCloudWatchSource:
 
 @cache
 def backfill_service() -> BackfillService:
-    from logstream.backfill import BackfillService, BackfillStore  # noqa: PLC0415
+    from logstream.backfill.service import BackfillService, BackfillStore  # noqa: PLC0415
 
     settings = load_settings()
     if settings.state_table is None:
@@ -226,15 +219,15 @@ def backfill_service() -> BackfillService:
 def reconciler() -> Reconciler:
     """Reconciliation: Insights counts (FilterLogEvents when a filter pattern is set,
     when RECONCILE_INSIGHTS=false, or as fallback), the index via the alias."""
-    from logstream.index_counts import OpenSearchIndexCounter  # noqa: PLC0415
-    from logstream.insights import (  # noqa: PLC0415
+    from logstream.reconcile.index_counts import OpenSearchIndexCounter  # noqa: PLC0415
+    from logstream.reconcile.service import (  # noqa: PLC0415
+        Reconciler,
+    )
+    from logstream.reconcile.source_counts import (  # noqa: PLC0415
         FallbackCounter,
         FilterLogEventsCounter,
         FilterLogEventsFetcher,
         InsightsCounter,
-    )
-    from logstream.reconcile import (  # noqa: PLC0415
-        Reconciler,
     )
 
     settings = load_settings()
@@ -280,7 +273,7 @@ def deadline_for(context: object) -> Deadline:
 @cache
 def drift_decisions() -> DecisionStore:
     """Schema-drift decisions: the state table, or memory only when STATE_TABLE is unset."""
-    from logstream.healing import DynamoDecisionStore, MemoryDecisionStore  # noqa: PLC0415
+    from logstream.schema.healer import DynamoDecisionStore, MemoryDecisionStore  # noqa: PLC0415
 
     settings = load_settings()
     if settings.state_table is None:
@@ -291,7 +284,7 @@ def drift_decisions() -> DecisionStore:
 @cache
 def drift_rescue() -> DriftRescue:
     """Applies decided resolutions and the field caps to documents the cluster refused."""
-    from logstream.healing import DriftRescue, MappingSource  # noqa: PLC0415
+    from logstream.schema.healer import DriftRescue, MappingSource  # noqa: PLC0415
 
     return DriftRescue(
         bulk_sink(),
@@ -303,7 +296,7 @@ def drift_rescue() -> DriftRescue:
 
 @cache
 def schema_healer() -> SchemaHealer:
-    from logstream.healing import SchemaHealer  # noqa: PLC0415
+    from logstream.schema.healer import SchemaHealer  # noqa: PLC0415
 
     settings = load_settings()
     if settings.state_table is None:

@@ -82,7 +82,7 @@ def document_id(event_id: str) -> str:
 
     Subscription payloads and FilterLogEvents both expose the same event id, so
     it is used verbatim. This function is the one place to change if a real
-    account ever shows otherwise (the compiled hot path, layers/common/hotpath,
-    uses the id verbatim too; tests/unit/test_hotpath.py fails if they differ).
+    account ever shows otherwise: live delivery, backfill, reconciliation and
+    healing all take the ``_id`` from here.
     """
     return event_id

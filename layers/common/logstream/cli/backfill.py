@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from logstream.backfill import BackfillInputError, JobNotFound, JobView
+from logstream.backfill.service import BackfillInputError, JobNotFound, JobView
 from logstream.clients import backfill_service
 from logstream.retry import Deadline
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from logstream.clients import reconciler
 from logstream.observability import metrics
-from logstream.reconcile import (
+from logstream.reconcile.service import (
     DynamoReconcileState,
     GroupReport,
     RunReport,

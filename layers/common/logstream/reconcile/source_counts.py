@@ -37,10 +37,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
+from logstream.aws.cloudwatch import MAX_PAGE_EVENTS, BotoCloudWatchSource, LogGroupNotFound
 from logstream.observability import logger
-from logstream.reconcile import SECOND_MS, CountsUnavailable, SourceCounter, Window
+from logstream.reconcile.service import SECOND_MS, CountsUnavailable, SourceCounter, Window
 from logstream.retry import Deadline
-from logstream.sources import MAX_PAGE_EVENTS, BotoCloudWatchSource, LogGroupNotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_logs.client import CloudWatchLogsClient

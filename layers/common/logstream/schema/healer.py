@@ -34,9 +34,10 @@ import orjson
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError
 
-from logstream.bulk import BulkSink, DeliveryReport, Rejection
-from logstream.documents import Document
-from logstream.drift import (
+from logstream.naming import group_index_part
+from logstream.observability import Metric, count, logger
+from logstream.retry import Deadline
+from logstream.schema.drift import (
     HEALABLE,
     JSON_ROOT,
     OVERFLOW_FIELD,
@@ -48,12 +49,11 @@ from logstream.drift import (
     json_kind,
     scan_group,
 )
-from logstream.naming import group_index_part
-from logstream.observability import Metric, count, logger
-from logstream.quarantine import QuarantineKind, rejection_record
-from logstream.retry import Deadline
+from logstream.schema.templates import drift_template, drift_template_name, ensure_template
 from logstream.settings import Settings
-from logstream.templates import drift_template, drift_template_name, ensure_template
+from logstream.shipping.bulk import BulkSink, DeliveryReport, Rejection
+from logstream.shipping.documents import Document
+from logstream.shipping.quarantine import QuarantineKind, rejection_record
 from logstream.times import iso
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import ClientError
 
-from logstream.documents import Document
+from logstream.shipping.documents import Document
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

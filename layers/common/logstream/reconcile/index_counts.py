@@ -14,7 +14,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import TransportError
 
 from logstream.naming import index_pattern_for_group
-from logstream.reconcile import IndexUnavailable, Window
+from logstream.reconcile.service import IndexUnavailable, Window
 from logstream.retry import Backoff, Deadline
 
 _ID_PAGE: Final = 5_000

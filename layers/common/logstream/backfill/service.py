@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from logstream.documents import EventOrigin
+from logstream.aws.cloudwatch import CloudWatchSource, LogGroupInfo, LogGroupNotFound
 from logstream.observability import Metric, count, logger
 from logstream.retry import Deadline
-from logstream.shipping import Shipper
-from logstream.sources import CloudWatchSource, LogGroupInfo, LogGroupNotFound
+from logstream.shipping.documents import EventOrigin
+from logstream.shipping.service import Shipper
 from logstream.times import iso, parse_time
 
 if TYPE_CHECKING:

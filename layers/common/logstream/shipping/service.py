@@ -21,19 +21,19 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from logstream.bulk import BulkSink, DeliveryReport, Rejection, Undelivered
-from logstream.checkpoints import CheckpointStore, acknowledged_watermarks
-from logstream.documents import Document, EventOrigin, build_documents
 from logstream.naming import is_sanitized
 from logstream.observability import Metric, count, logger, record
-from logstream.payload import LogBatch, PayloadError, decode_payload
-from logstream.quarantine import (
+from logstream.retry import Deadline
+from logstream.shipping.bulk import BulkSink, DeliveryReport, Rejection, Undelivered
+from logstream.shipping.checkpoints import CheckpointStore, acknowledged_watermarks
+from logstream.shipping.documents import Document, EventOrigin, build_documents
+from logstream.shipping.payload import LogBatch, PayloadError, decode_payload
+from logstream.shipping.quarantine import (
     bad_event_record,
     bad_payload_record,
     oversize_record,
     rejection_record,
 )
-from logstream.retry import Deadline
 
 
 @dataclass(slots=True)

@@ -10,20 +10,16 @@ Document shape (the envelope has an explicit mapping in ``templates``):
 ``ingestion_time``  when CloudWatch ingested the event, where the source says
 ``log_group``, ``log_stream``, ``owner`` (account), ``region``
 
-This is the hot path of every shipping route. Each event's bulk lines are
-formatted in one pass, with what a batch shares (action-line prefix per day,
-envelope tail per stream) encoded once. The loop exists twice: compiled
-(``layers/common/hotpath``, Rust, shipped in the layer when built with cargo)
-and here in Python, the reference. The compiled loop encodes the common shapes
-itself (JSON objects, the standard Lambda START / END / REPORT lines), byte for
-byte as the functions below do, and hands anything else back to them.
+This is the hot path of every shipping route, and there is one loop: each
+event's bulk lines are formatted in one pass, with what a batch shares
+(action-line prefix per day, envelope tail per stream) encoded once.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final
 
@@ -31,16 +27,9 @@ import orjson
 
 from logstream.naming import day_suffix, document_id, index_prefix_for_group
 
-try:
-    from logstream import _hotpath
-except ImportError:  # built without a Rust toolchain: the Python loop does the same work
-    _hotpath = None  # type: ignore[assignment]
-
-#: Whether build_documents runs the compiled loop (else its Python twin).
-NATIVE_HOT_PATH: Final = _hotpath is not None
-
-#: CloudWatch's own limit for one event; anything larger did not come from it intact.
-MAX_MESSAGE_BYTES: Final = 256 * 1024
+#: CloudWatch's own limit for one event since April 2025 (1 MB; it was 256 KB).
+#: Anything larger did not come from it intact, so its indexed copy is cut.
+MAX_MESSAGE_BYTES: Final = 1024 * 1024
 #: 9999-12-31T23:59:59.999Z, the last instant an index date suffix can spell.
 MAX_TIMESTAMP_MS: Final = 253_402_300_799_999
 
@@ -175,53 +164,9 @@ def build_documents(events: Iterable[Any], origin: EventOrigin, index_prefix: st
     ``logStream``, ``ingestionTime``) into documents; a malformed event becomes
     a :class:`BadEvent`, never an error.
 
-    This is the hot path of every shipping route. It runs in the compiled
-    ``logstream._hotpath`` when the layer was built with it, else in
-    :func:`build_documents_python`; both give the same documents, byte for
-    byte (``tests/unit/test_hotpath.py``).
-    """
-    if _hotpath is None:
-        return build_documents_python(events, origin, index_prefix)
-    batch = DocumentBatch()
-    group_prefix = index_prefix_for_group(index_prefix, origin.log_group)
-
-    def target_of_day(timestamp: int) -> tuple[str, bytes]:
-        return _daily_target(group_prefix, timestamp)
-
-    def tail_of_stream(stream: str) -> bytes:
-        return _envelope_tail(origin, stream)
-
-    def slow(position: int, event: Any) -> None:
-        # Anything unusual is built (or set aside) by the Python loop itself.
-        part = build_documents_python([event], origin, index_prefix)
-        batch.documents.extend(part.documents)
-        batch.oversize.extend(part.oversize)
-        batch.bad_events.extend(replace(bad, position=position) for bad in part.bad_events)
-        batch.empty_messages += part.empty_messages
-
-    # Read after the call: `slow` adds its own empty messages meanwhile.
-    empty_messages = _hotpath.encode_events(
-        events if type(events) is list else list(events),
-        origin.log_group,
-        origin.log_stream,
-        target_of_day,
-        tail_of_stream,
-        _json_fields,
-        _lambda_fields,
-        Document,
-        slow,
-        batch.documents,
-    )
-    batch.empty_messages += empty_messages
-    return batch
-
-
-def build_documents_python(
-    events: Iterable[Any], origin: EventOrigin, index_prefix: str
-) -> DocumentBatch:
-    """The reference loop: checks each event and formats its bulk lines in one
-    pass, with what a batch shares (action-line prefix per day, envelope tail
-    per stream) encoded once."""
+    One pass: each event is checked and its bulk lines formatted together,
+    with what a batch shares (action-line prefix per day, envelope tail per
+    stream) encoded once."""
     batch = DocumentBatch()
     append = batch.documents.append
     group_prefix = index_prefix_for_group(index_prefix, origin.log_group)

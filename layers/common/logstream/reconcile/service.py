@@ -51,11 +51,16 @@ import orjson
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from logstream.documents import EventOrigin
+from logstream.aws.cloudwatch import (
+    CloudWatchSource,
+    LogGroupInfo,
+    LogGroupNotFound,
+    SourceThrottled,
+)
 from logstream.observability import Metric, count, logger, record
 from logstream.retry import Deadline
-from logstream.shipping import DeliveryIncomplete, Shipper
-from logstream.sources import CloudWatchSource, LogGroupInfo, LogGroupNotFound, SourceThrottled
+from logstream.shipping.documents import EventOrigin
+from logstream.shipping.service import DeliveryIncomplete, Shipper
 from logstream.times import iso, parse_time
 
 if TYPE_CHECKING:

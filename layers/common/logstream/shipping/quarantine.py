@@ -15,10 +15,10 @@ from typing import Any
 
 import orjson
 
-from logstream.bulk import Rejection
-from logstream.documents import BadEvent, Document, OversizeEvent
-from logstream.drift import diagnose
-from logstream.payload import PayloadError
+from logstream.schema.drift import diagnose
+from logstream.shipping.bulk import Rejection
+from logstream.shipping.documents import BadEvent, Document, OversizeEvent
+from logstream.shipping.payload import PayloadError
 
 
 class QuarantineKind(StrEnum):

@@ -30,8 +30,8 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as TransportConnectionError
 from opensearchpy.exceptions import TransportError
 
-from logstream.documents import Document
 from logstream.retry import Backoff, Deadline
+from logstream.shipping.documents import Document
 
 #: Error types that mean "try again later", whatever the HTTP status says.
 _RETRYABLE_ERROR_TYPES: Final = frozenset(
