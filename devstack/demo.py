@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+from opensearchpy import OpenSearch
 
 from devstack.cloudwatch import put_events, read_events, subscription_deliveries
 from devstack.environment import local_function_env
@@ -80,11 +81,11 @@ def _ship() -> list[dict[str, Any]]:
 
 
 def _show(written: int, reports: list[dict[str, Any]]) -> None:
-    from logstream.clients import dynamodb_client, opensearch_client  # noqa: PLC0415
+    from logstream.clients import dynamodb_client  # noqa: PLC0415
     from logstream.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings()
-    search = opensearch_client()
+    search = OpenSearch(hosts=[settings.es_host])
     search.indices.refresh(index=f"{settings.index_prefix}-*")
     _say("Shipping reports, added up")
     totals: dict[str, float] = {}
@@ -138,7 +139,7 @@ def _show(written: int, reports: list[dict[str, Any]]) -> None:
 
 
 def _heal() -> None:
-    from logstream.clients import opensearch_client, schema_healer  # noqa: PLC0415
+    from logstream.clients import schema_healer  # noqa: PLC0415
     from logstream.retry import Deadline  # noqa: PLC0415
     from logstream.settings import load_settings  # noqa: PLC0415
 
@@ -150,7 +151,7 @@ def _heal() -> None:
             f"resolution {row['resolution']}"
         )
     settings = load_settings()
-    search = opensearch_client()
+    search = OpenSearch(hosts=[settings.es_host])
     search.indices.refresh(index=f"{settings.index_prefix}-*")
     landed = int(search.count(index=settings.alias)["count"])
     parked = int(search.count(index=settings.quarantine_index)["count"])

@@ -14,11 +14,11 @@ from typing import Any
 import orjson
 import pytest
 
+from logstream.cluster.port import ClusterError
 from logstream.retry import Backoff, Deadline
 from logstream.shipping.bulk import (
-    BulkRequestError,
+    ClusterBulkSink,
     ItemOutcome,
-    OpenSearchBulkSink,
     chunk_documents,
     classify_item,
     encode_bulk_body,
@@ -45,16 +45,16 @@ def _docs(n: int) -> list[Document]:
 class ScriptedCluster:
     """Parses each gzip body and answers with the next scripted reply."""
 
-    def __init__(self, *answers: Answer | BulkRequestError) -> None:
+    def __init__(self, *answers: Answer | ClusterError) -> None:
         self.answers = list(answers)
         self.requests: list[list[dict[str, Any]]] = []
 
-    def __call__(self, gzipped_body: bytes, timeout: float) -> dict[str, Any]:
+    def bulk(self, gzipped_body: bytes, timeout: float) -> dict[str, Any]:
         lines = gzip.decompress(gzipped_body).splitlines()
         actions = [orjson.loads(line) for line in lines[::2]]
         self.requests.append(actions)
         answer = self.answers.pop(0) if self.answers else all_created
-        if isinstance(answer, BulkRequestError):
+        if isinstance(answer, ClusterError):
             raise answer
         return answer(actions)
 
@@ -82,8 +82,8 @@ def statuses(*codes: int, error_type: str = "mapper_parsing_exception") -> Answe
 
 def _sink(
     cluster: ScriptedCluster, *, batch_size: int = 100, max_in_flight: int = 1
-) -> OpenSearchBulkSink:
-    return OpenSearchBulkSink(
+) -> ClusterBulkSink:
+    return ClusterBulkSink(
         cluster,
         batch_size=batch_size,
         batch_max_bytes=1024 * 1024,
@@ -150,7 +150,7 @@ def test_every_item_outcome_lands_in_its_bucket() -> None:
 
 
 def test_a_413_splits_the_request_until_it_fits() -> None:
-    too_large = BulkRequestError(413, "request entity too large", retryable=False)
+    too_large = ClusterError(413, "request entity too large", retryable=False)
     cluster = ScriptedCluster(too_large, too_large)
     report = _sink(cluster).deliver(_docs(8), Deadline.after_seconds(30))
     assert len(report.delivered) == 8
@@ -159,13 +159,13 @@ def test_a_413_splits_the_request_until_it_fits() -> None:
 
 
 def test_a_lone_document_too_large_is_rejected_not_lost() -> None:
-    too_large = BulkRequestError(413, "request entity too large", retryable=False)
+    too_large = ClusterError(413, "request entity too large", retryable=False)
     report = _sink(ScriptedCluster(too_large)).deliver(_docs(1), Deadline.after_seconds(30))
     assert [r.error_type for r in report.rejected] == ["request_entity_too_large"]
 
 
 def test_whole_request_429s_are_retried() -> None:
-    busy = BulkRequestError(429, "too many requests", retryable=True)
+    busy = ClusterError(429, "too many requests", retryable=True)
     cluster = ScriptedCluster(busy, busy, busy)
     report = _sink(cluster).deliver(_docs(5), Deadline.after_seconds(30))
     assert len(report.delivered) == 5
@@ -190,7 +190,7 @@ def test_nothing_is_sent_without_time_left() -> None:
 
 
 def test_auth_failures_are_not_retried_and_not_parked() -> None:
-    denied = BulkRequestError(403, "security_exception: no permissions", retryable=False)
+    denied = ClusterError(403, "security_exception: no permissions", retryable=False)
     cluster = ScriptedCluster(denied)
     report = _sink(cluster).deliver(_docs(3), Deadline.after_seconds(30))
     assert len(report.undelivered) == 3

@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import orjson
 from botocore.config import Config
-from opensearchpy import OpenSearch, RequestsHttpConnection
 
+from logstream.cluster.opensearch import connect
+from logstream.cluster.port import Cluster
 from logstream.observability import logger
 from logstream.reconcile.service import DynamoReconcileState, Reconciler, SourceCounter, Timing
 from logstream.retry import Backoff, Deadline
 from logstream.schema.templates import ensure_templates
 from logstream.settings import AuthMode, Settings, SettingsError, load_settings
-from logstream.shipping.bulk import OpenSearchBulkSink, opensearch_poster
+from logstream.shipping.bulk import ClusterBulkSink
 from logstream.shipping.checkpoints import CheckpointStore, DynamoCheckpointStore
 from logstream.shipping.payload import LogBatch
 from logstream.shipping.service import Shipper
@@ -94,28 +95,24 @@ def _http_auth(settings: Settings) -> Any:
 
 
 @cache
-def opensearch_client() -> OpenSearch:
+def cluster() -> Cluster:
     settings = load_settings()
-    return OpenSearch(
-        hosts=[settings.es_host],
+    return connect(
+        settings.es_host,
         http_auth=_http_auth(settings),
-        connection_class=RequestsHttpConnection,
         verify_certs=settings.tls_verify,
         ca_certs=settings.ca_certs,
-        ssl_show_warn=settings.tls_verify,
         timeout=settings.http_timeout_secs,
-        # Delivery retries are ours (per item, jittered, deadline-bounded).
-        max_retries=0,
-        retry_on_timeout=False,
-        pool_maxsize=max(settings.max_in_flight, 2),
+        pool_size=settings.max_in_flight,
+        serverless=settings.auth_mode is AuthMode.SIGV4_AOSS,
     )
 
 
 @cache
-def bulk_sink() -> OpenSearchBulkSink:
+def bulk_sink() -> ClusterBulkSink:
     settings = load_settings()
-    return OpenSearchBulkSink(
-        opensearch_poster(opensearch_client()),
+    return ClusterBulkSink(
+        cluster(),
         batch_size=settings.batch_size,
         batch_max_bytes=settings.batch_max_bytes,
         max_in_flight=settings.max_in_flight,
@@ -137,7 +134,7 @@ def checkpoint_store() -> CheckpointStore:
 def shipper() -> Shipper:
     """The shipping service every function uses; templates are installed on first use."""
     settings = load_settings()
-    client = opensearch_client()
+    client = cluster()
     if settings.state_table is None:
         logger.warning("STATE_TABLE is not set: watermarks will not be recorded")
     return Shipper(
@@ -219,7 +216,7 @@ def backfill_service() -> BackfillService:
 def reconciler() -> Reconciler:
     """Reconciliation: Insights counts (FilterLogEvents when a filter pattern is set,
     when RECONCILE_INSIGHTS=false, or as fallback), the index via the alias."""
-    from logstream.reconcile.index_counts import OpenSearchIndexCounter  # noqa: PLC0415
+    from logstream.reconcile.index_counts import ClusterIndexCounter  # noqa: PLC0415
     from logstream.reconcile.service import (  # noqa: PLC0415
         Reconciler,
     )
@@ -244,8 +241,8 @@ def reconciler() -> Reconciler:
         source=source,
         counter_for=counter_for,
         fetcher=FilterLogEventsFetcher(source, filter_pattern=settings.filter_pattern),
-        index=OpenSearchIndexCounter(
-            opensearch_client(),
+        index=ClusterIndexCounter(
+            cluster(),
             alias=settings.alias,
             index_prefix=settings.index_prefix,
             backoff=backoff,
@@ -289,7 +286,7 @@ def drift_rescue() -> DriftRescue:
     return DriftRescue(
         bulk_sink(),
         drift_decisions(),
-        MappingSource(opensearch_client()),
+        MappingSource(cluster()),
         depth_limit=load_settings().mapping_depth_limit,
     )
 
@@ -301,7 +298,7 @@ def schema_healer() -> SchemaHealer:
     settings = load_settings()
     if settings.state_table is None:
         raise SettingsError({"STATE_TABLE": "is required to record drift decisions but not set"})
-    client = opensearch_client()
+    client = cluster()
     ensure_templates(client, settings)
     return SchemaHealer(client, bulk_sink(), drift_decisions(), settings)
 
@@ -313,7 +310,7 @@ def reset() -> None:
         dynamodb_client,
         logs_client,
         secrets_client,
-        opensearch_client,
+        cluster,
         bulk_sink,
         checkpoint_store,
         shipper,

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from opensearchpy import OpenSearch
-from opensearchpy.exceptions import TransportError
-
+from logstream.cluster.port import Cluster, ClusterError
 from logstream.naming import index_pattern_for_group
 from logstream.reconcile.service import IndexUnavailable, Window
 from logstream.retry import Backoff, Deadline
@@ -21,19 +19,19 @@ _ID_PAGE: Final = 5_000
 _ATTEMPTS: Final = 3
 
 
-class OpenSearchIndexCounter:
+class ClusterIndexCounter:
     """:class:`logstream.reconcile.IndexCounter` over an opensearch-py client."""
 
     def __init__(
         self,
-        client: OpenSearch,
+        cluster: Cluster,
         *,
         alias: str,
         index_prefix: str,
         backoff: Backoff,
         timeout_secs: float = 30.0,
     ) -> None:
-        self._client = client
+        self._cluster = cluster
         self._alias = alias
         self._prefix = index_prefix
         self._backoff = backoff
@@ -103,26 +101,16 @@ class OpenSearchIndexCounter:
 
     def refresh(self, log_group: str) -> None:
         self._with_retries(
-            lambda: self._client.indices.refresh(
-                index=index_pattern_for_group(self._prefix, log_group),
-                ignore_unavailable=True,
-                allow_no_indices=True,
+            lambda: self._cluster.refresh(
+                index_pattern_for_group(self._prefix, log_group), timeout=self._timeout
             )
         )
 
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
         self.queries += 1
-        response = self._with_retries(
-            lambda: self._client.search(
-                index=self._alias,
-                body=body,
-                ignore_unavailable=True,
-                allow_no_indices=True,
-                request_timeout=self._timeout,
-            )
+        response: dict[str, Any] = self._with_retries(
+            lambda: self._cluster.search(self._alias, body, timeout=self._timeout)
         )
-        if not isinstance(response, dict):
-            raise IndexUnavailable("search response was not a JSON object")
         return response
 
     def _with_retries(self, request: Any) -> Any:
@@ -130,15 +118,11 @@ class OpenSearchIndexCounter:
         for attempt in range(_ATTEMPTS):
             try:
                 return request()
-            except TransportError as error:
-                status = error.status_code if isinstance(error.status_code, int) else None
-                transient = status is None or status == 429 or status >= 500
+            except ClusterError as error:
                 if (
-                    not transient
+                    not error.retryable
                     or attempt + 1 == _ATTEMPTS
                     or not self._backoff.wait(attempt, deadline)
                 ):
-                    raise IndexUnavailable(
-                        f"OpenSearch query failed ({status}): {error}"
-                    ) from error
+                    raise IndexUnavailable(f"index query failed: {error}") from error
         raise IndexUnavailable("unreachable")

@@ -15,13 +15,14 @@ Two halves, both free of side effects except through the small client they are g
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import orjson
 
+from logstream.cluster.port import Cluster
 from logstream.naming import index_pattern_for_group, index_prefix_for_group
 
 #: Where application JSON lives in a document (see templates.logs_template).
@@ -209,16 +210,6 @@ def _seen(source: bytes | str | Mapping[str, Any] | None, path: str | None) -> s
 # --------------------------------------------------------------------------- scan
 
 
-class FieldCapsClient(Protocol):
-    """The slice of the OpenSearch client the scan needs (opensearch-py's ``indices`` etc.)."""
-
-    def field_caps(self, *args: Any, **kwargs: Any) -> Any: ...
-
-
-class CatClient(Protocol):
-    def indices(self, *args: Any, **kwargs: Any) -> Any: ...
-
-
 @dataclass(frozen=True, slots=True)
 class FieldConflict:
     """One field mapped with different types in different daily indices of a group."""
@@ -257,27 +248,19 @@ class ScanResult:
         }
 
 
-def group_indices(cat: CatClient, index_prefix: str, log_group: str) -> list[str]:
+def group_indices(cluster: Cluster, index_prefix: str, log_group: str) -> list[str]:
     """The group's daily indices, oldest first (the wildcard can match a longer group's)."""
     head = index_prefix_for_group(index_prefix, log_group)
-    rows = cat.indices(
-        index=index_pattern_for_group(index_prefix, log_group),
-        format="json",
-        h="index",
-        expand_wildcards="open",
-    )
-    names = [str(row["index"]) for row in rows or []]
+    names = cluster.list_indices(index_pattern_for_group(index_prefix, log_group))
     return sorted(n for n in names if n.startswith(head) and _DAY_SUFFIX.match(n[len(head) :]))
 
 
-def scan_group(
-    search: FieldCapsClient, cat: CatClient, index_prefix: str, log_group: str
-) -> ScanResult:
+def scan_group(cluster: Cluster, index_prefix: str, log_group: str) -> ScanResult:
     """Field types across the group's daily indices: conflicts and the newest day's new fields."""
-    result = ScanResult(group=log_group, indices=group_indices(cat, index_prefix, log_group))
+    result = ScanResult(group=log_group, indices=group_indices(cluster, index_prefix, log_group))
     if not result.indices:
         return result
-    caps = _field_caps(search, result.indices)
+    caps = _field_caps(cluster, result.indices)
     order = {name: n for n, name in enumerate(result.indices)}
     for name, by_type in sorted(caps.items()):
         types = {t: info for t, info in by_type.items() if t != "unmapped"}
@@ -290,28 +273,13 @@ def scan_group(
         }
         result.conflicts.append(FieldConflict(name, indices_by_type))
     if len(result.indices) > 1:
-        older = set(_field_caps(search, result.indices[:-1]))
-        newest = _field_caps(search, result.indices[-1:])
+        older = set(_field_caps(cluster, result.indices[:-1]))
+        newest = _field_caps(cluster, result.indices[-1:])
         result.new_fields = sorted(set(newest) - older)
     return result
 
 
-def _field_caps(search: FieldCapsClient, indices: Iterable[str]) -> dict[str, dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = {}
-    names = list(indices)
-    for start in range(0, len(names), 50):  # keep the URL short
-        response = search.field_caps(
-            index=",".join(names[start : start + 50]),
-            fields=f"{JSON_ROOT}.*",
-            params={"ignore_unavailable": "true"},
-        )
-        for name, by_type in (response.get("fields") or {}).items():
-            if not name.startswith(f"{JSON_ROOT}."):
-                continue
-            slot = merged.setdefault(name, {})
-            for field_type, info in by_type.items():
-                known = slot.setdefault(field_type, {"indices": []})
-                known["indices"] += list(info.get("indices") or names[start : start + 50])
-    # With one type in a chunk, _field_caps names no indices: the chunk's are taken, which
-    # may list an index without the field; at worst that index is checked for nothing.
-    return merged
+def _field_caps(cluster: Cluster, indices: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``json.*`` fields of ``indices``: field -> type -> ``{"indices": [...]}``."""
+    caps = cluster.field_caps(indices, f"{JSON_ROOT}.*")
+    return {name: by_type for name, by_type in caps.items() if name.startswith(f"{JSON_ROOT}.")}

@@ -22,6 +22,7 @@ The pieces, from pure to side-effecting:
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -31,9 +32,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import orjson
-from opensearchpy import OpenSearch
-from opensearchpy.exceptions import NotFoundError, RequestError
 
+from logstream.cluster.port import Cluster, IndexExists, IndexMissing
 from logstream.naming import group_index_part
 from logstream.observability import Metric, count, logger
 from logstream.retry import Deadline
@@ -464,8 +464,8 @@ def decided_types(decisions: Iterable[Decision]) -> dict[str, str]:
 class MappingSource:
     """Mapped field paths of an index, from ``GET <index>/_mapping``, cached briefly."""
 
-    def __init__(self, client: OpenSearch, ttl_seconds: float = 60.0) -> None:
-        self._client = client
+    def __init__(self, cluster: Cluster, ttl_seconds: float = 60.0) -> None:
+        self._cluster = cluster
         self._ttl = ttl_seconds
         self._cache: dict[str, tuple[float, dict[str, str]]] = {}
 
@@ -474,12 +474,9 @@ class MappingSource:
         if hit is not None and not fresh and time.monotonic() < hit[0]:
             return hit[1]
         try:
-            response = self._client.indices.get_mapping(index=index)
-        except NotFoundError:
-            known: dict[str, str] = {}
-        else:
-            body: dict[str, Any] = next(iter(response.values()), {}) if response else {}
-            known = flatten_mapping(body.get("mappings") or {})
+            known = flatten_mapping(self._cluster.mapping(index))
+        except IndexMissing:
+            known = {}
         self._cache[index] = (time.monotonic() + self._ttl, known)
         return known
 
@@ -704,14 +701,14 @@ class SchemaHealer:
 
     def __init__(
         self,
-        client: OpenSearch,
+        cluster: Cluster,
         sink: BulkSink,
         decisions: DecisionStore,
         settings: Settings,
         *,
         now_ms: int | None = None,
     ) -> None:
-        self._client = client
+        self._cluster = cluster
         self._sink = sink
         self._decisions = decisions
         self._settings = settings
@@ -758,16 +755,16 @@ class SchemaHealer:
         return rows
 
     def scan(self, group: str) -> ScanResult:
-        return scan_group(self._client, self._client.cat, self._settings.index_prefix, group)
+        return scan_group(self._cluster, self._settings.index_prefix, group)
 
     def quarantine_counts(self) -> dict[str, int]:
         """Refused documents waiting in quarantine, per log group."""
         index = self._settings.quarantine_index
-        if not self._client.indices.exists(index=index):
+        if not self._cluster.index_exists(index):
             return {}
-        self._client.indices.refresh(index=index)
-        response = self._client.search(
-            index=index,
+        self._cluster.refresh(index)
+        response = self._cluster.search(
+            index,
             body={
                 "size": 0,
                 "query": {"term": {"kind": QuarantineKind.REJECTED_DOCUMENT.value}},
@@ -897,7 +894,7 @@ class SchemaHealer:
         part = group_index_part(group)
         name = drift_template_name(self._settings, part)
         return int(
-            ensure_template(self._client, name, drift_template(self._settings, part, decided))
+            ensure_template(self._cluster, name, drift_template(self._settings, part, decided))
         )
 
     # -- rebuilding an index whose mapping disagrees with a decision
@@ -934,21 +931,21 @@ class SchemaHealer:
         are blocked while it is copied aside (live deliveries are refused with
         403 and retried by Lambda), so nothing written meanwhile can be lost.
         """
-        client = self._client
+        cluster = self._cluster
         holding = self._holding_index(index)
-        if client.indices.exists(index=index):
-            client.indices.put_settings(index=index, body={"index.blocks.write": True})
-            if not client.indices.exists(index=holding):
-                client.indices.create(
-                    index=holding,
-                    body={
+        if cluster.index_exists(index):
+            cluster.set_write_block(index, True)
+            if not cluster.index_exists(holding):
+                cluster.create_index(
+                    holding,
+                    {
                         "settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}},
                         "mappings": {"dynamic": False, "properties": {}},
                     },
                 )
             # Copied through the client, not _reindex: that module is optional
             # (absent from minimal distributions and OpenSearch Serverless).
-            for page in self._scroll(index):
+            for page in cluster.iter_hits(index, page_size=_REPLAY_PAGE):
                 copies = [
                     _document_from_hit(holding, hit, orjson.dumps(hit["_source"])) for hit in page
                 ]
@@ -956,25 +953,22 @@ class SchemaHealer:
                 if copied.undelivered or copied.rejected:
                     heal.deferred.append(f"rebuild of {index}: copy aside incomplete")
                     return False
-            client.indices.refresh(index=holding)
-            client.indices.refresh(index=index)
-            expected = int(client.count(index=index)["count"])
-            held = int(client.count(index=holding)["count"])
+            cluster.refresh(holding)
+            cluster.refresh(index)
+            expected = cluster.count(index)
+            held = cluster.count(holding)
             if held < expected:
                 heal.deferred.append(f"rebuild of {index}: copied {held} of {expected}")
                 return False
-            client.indices.delete(index=index)
-        elif not client.indices.exists(index=holding):
+            cluster.delete_index(index)
+        elif not cluster.index_exists(holding):
             return False
-        try:
-            client.indices.create(index=index)  # the group's drift template applies
-        except RequestError as error:
-            if error.error != "resource_already_exists_exception":
-                raise
+        with contextlib.suppress(IndexExists):
+            cluster.create_index(index)  # the group's drift template applies
         decided = decided_types(decisions.values())
-        held = int(client.count(index=holding)["count"])
+        held = cluster.count(holding)
         back = 0
-        for page in self._scroll(holding):
+        for page in cluster.iter_hits(holding, page_size=_REPLAY_PAGE):
             documents = []
             for hit in page:
                 result = heal_source(orjson.dumps(hit["_source"]), decided)
@@ -992,7 +986,7 @@ class SchemaHealer:
         if back < held:
             heal.deferred.append(f"rebuild of {index}: {back} of {held} copied back")
             return False
-        client.indices.delete(index=holding)
+        cluster.delete_index(holding)
         logger.info("index rebuilt under decided mappings", extra={"index": index, "docs": held})
         return True
 
@@ -1000,17 +994,6 @@ class SchemaHealer:
         # Outside ${prefix}-*: no template, no alias, so searches never see it twice.
         prefix = self._settings.index_prefix
         return f"{prefix}{_REBUILD_SUFFIX}{index[len(prefix) + 1 :]}"
-
-    def _scroll(self, index: str) -> Iterator[list[dict[str, Any]]]:
-        response = self._client.search(
-            index=index, scroll="5m", body={"size": _REPLAY_PAGE, "sort": ["_doc"]}
-        )
-        while True:
-            hits = response["hits"]["hits"]
-            if not hits:
-                return
-            yield hits
-            response = self._client.scroll(scroll_id=response["_scroll_id"], scroll="5m")
 
     def _count_moves(self, decisions: Mapping[str, Decision], moved: Mapping[str, int]) -> None:
         for key, n in moved.items():
@@ -1021,9 +1004,9 @@ class SchemaHealer:
 
     def _parked(self, group: str) -> Iterator[_Parked]:
         index = self._settings.quarantine_index
-        if not self._client.indices.exists(index=index):
+        if not self._cluster.index_exists(index):
             return
-        self._client.indices.refresh(index=index)
+        self._cluster.refresh(index)
         after: list[Any] | None = None
         while True:
             body: dict[str, Any] = {
@@ -1040,7 +1023,7 @@ class SchemaHealer:
             }
             if after is not None:
                 body["search_after"] = after
-            hits = self._client.search(index=index, body=body)["hits"]["hits"]
+            hits = self._cluster.search(index, body)["hits"]["hits"]
             for hit in hits:
                 parked = _parked_from_hit(hit)
                 if parked is not None:
@@ -1081,7 +1064,7 @@ class SchemaHealer:
             decided = decided_types(decisions.values())
             documents: list[Document] = []
             owners: dict[int, _Parked] = {}
-            mappings = MappingSource(self._client)  # fresh per round, one GET per index
+            mappings = MappingSource(self._cluster)  # fresh per round, one GET per index
             for record, diagnosis in pending:
                 known = (
                     mappings.known(record.target_index)
@@ -1144,23 +1127,14 @@ class SchemaHealer:
     def _unpark(self, done: Sequence[_Parked]) -> None:
         """Delete the quarantine records of documents the cluster acknowledged."""
         index = self._settings.quarantine_index
-        for start in range(0, len(done), _REPLAY_PAGE):
-            body = b"".join(
-                orjson.dumps({"delete": {"_index": index, "_id": p.record_id}}) + b"\n"
-                for p in done[start : start + _REPLAY_PAGE]
-            )
-            response = self._client.bulk(body=body, refresh="wait_for")
-            if response.get("errors"):
-                failed = [
-                    item["delete"]
-                    for item in response["items"]
-                    if item["delete"].get("status") not in (200, 404)
-                ]
-                if failed:
-                    logger.error(
-                        "could not delete replayed quarantine records",
-                        extra={"count": len(failed), "sample": str(failed[0])[:300]},
-                    )
+        ids = [p.record_id for p in done]
+        for start in range(0, len(ids), _REPLAY_PAGE):
+            failed = self._cluster.delete_documents(index, ids[start : start + _REPLAY_PAGE])
+            if failed:
+                logger.error(
+                    "could not delete replayed quarantine records",
+                    extra={"count": len(failed), "sample": failed[0]},
+                )
 
     def _now(self) -> int:
         return self._now_ms if self._now_ms is not None else int(time.time() * 1000)

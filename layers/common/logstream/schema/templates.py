@@ -33,9 +33,8 @@ import hashlib
 from typing import Any, Final
 
 import orjson
-from opensearchpy import OpenSearch
-from opensearchpy.exceptions import NotFoundError
 
+from logstream.cluster.port import Cluster
 from logstream.settings import Settings
 
 _DATE: Final = {"type": "date", "format": "epoch_millis||strict_date_optional_time"}
@@ -211,7 +210,7 @@ def drift_template(settings: Settings, group_part: str, decided: dict[str, str])
     return body
 
 
-def ensure_templates(client: OpenSearch, settings: Settings) -> list[str]:
+def ensure_templates(cluster: Cluster, settings: Settings) -> list[str]:
     """Install or update both templates; returns the names that were (re)written.
 
     When the logs template changed, every drift template of this prefix is
@@ -222,41 +221,34 @@ def ensure_templates(client: OpenSearch, settings: Settings) -> list[str]:
         (f"{settings.index_prefix}-logs", logs_template(settings)),
         (f"{settings.index_prefix}-quarantine", quarantine_template(settings)),
     ):
-        if ensure_template(client, name, body):
+        if ensure_template(cluster, name, body):
             written.append(name)
     if f"{settings.index_prefix}-logs" in written:
-        written += refresh_drift_templates(client, settings)
+        written += refresh_drift_templates(cluster, settings)
     return written
 
 
-def refresh_drift_templates(client: OpenSearch, settings: Settings) -> list[str]:
+def refresh_drift_templates(cluster: Cluster, settings: Settings) -> list[str]:
     """Rebuild every drift template of this prefix from the decisions in its ``_meta``."""
-    try:
-        found = client.indices.get_index_template(name=drift_template_name(settings, "*"))
-    except NotFoundError:
-        return []
+    found = cluster.index_templates(drift_template_name(settings, "*"))
     written = []
-    for entry in found.get("index_templates", []):
-        meta = entry["index_template"].get("_meta") or {}
+    for name, template in sorted(found.items()):
+        meta = template.get("_meta") or {}
         part, fields = meta.get("drift_group_part"), meta.get("drift_fields")
         if meta.get("managed_by") != "logstream" or not isinstance(part, str):
             continue
-        if entry["name"] != drift_template_name(settings, part) or not isinstance(fields, dict):
+        if name != drift_template_name(settings, part) or not isinstance(fields, dict):
             continue
-        if ensure_template(client, entry["name"], drift_template(settings, part, fields)):
-            written.append(entry["name"])
+        if ensure_template(cluster, name, drift_template(settings, part, fields)):
+            written.append(name)
     return written
 
 
-def ensure_template(client: OpenSearch, name: str, body: dict[str, Any]) -> bool:
+def ensure_template(cluster: Cluster, name: str, body: dict[str, Any]) -> bool:
     """PUT ``body`` as composable template ``name`` unless the same body is installed."""
     stamped, digest = _with_hash(body)
-    try:
-        current = client.indices.get_index_template(name=name)
-        installed = current["index_templates"][0]["index_template"].get("_meta", {})
-        if installed.get("content_hash") == digest:
-            return False
-    except NotFoundError:
-        pass
-    client.indices.put_index_template(name=name, body=stamped)
+    current = cluster.index_templates(name).get(name)
+    if current is not None and (current.get("_meta") or {}).get("content_hash") == digest:
+        return False
+    cluster.put_index_template(name, stamped)
     return True

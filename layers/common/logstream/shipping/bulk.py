@@ -26,10 +26,8 @@ from enum import StrEnum
 from typing import Any, Final, Protocol
 
 from isal import igzip
-from opensearchpy import OpenSearch
-from opensearchpy.exceptions import ConnectionError as TransportConnectionError
-from opensearchpy.exceptions import TransportError
 
+from logstream.cluster.port import BulkEndpoint, ClusterError
 from logstream.retry import Backoff, Deadline
 from logstream.shipping.documents import Document
 
@@ -44,7 +42,6 @@ _RETRYABLE_ERROR_TYPES: Final = frozenset(
         "timeout_exception",
     }
 )
-_BULK_RESPONSE_FILTER: Final = "took,errors,items.*.status,items.*.error"
 
 
 class ItemOutcome(StrEnum):
@@ -119,21 +116,6 @@ class BulkSink(Protocol):
     def deliver(self, documents: Sequence[Document], deadline: Deadline) -> DeliveryReport: ...
 
 
-class BulkRequestError(Exception):
-    """A whole bulk request failed; ``retryable`` says whether trying again may help."""
-
-    def __init__(self, status: int | None, reason: str, *, retryable: bool) -> None:
-        self.status = status
-        self.retryable = retryable
-        super().__init__(f"bulk request failed ({status or 'no response'}): {reason}")
-
-
-class BulkPoster(Protocol):
-    """Sends one gzip-compressed NDJSON body to ``_bulk`` and returns the parsed response."""
-
-    def __call__(self, gzipped_body: bytes, timeout: float) -> dict[str, Any]: ...
-
-
 def encode_bulk_body(documents: Sequence[Document]) -> bytes:
     """NDJSON for ``_bulk``: each document's action line and source line."""
     return b"".join([d.line for d in documents])
@@ -168,12 +150,12 @@ def chunk_documents(
             yield chunk
 
 
-class OpenSearchBulkSink:
+class ClusterBulkSink:
     """Delivers documents with ``_bulk``, classifying every item of every response."""
 
     def __init__(
         self,
-        post: BulkPoster,
+        cluster: BulkEndpoint,
         *,
         batch_size: int,
         batch_max_bytes: int,
@@ -183,7 +165,7 @@ class OpenSearchBulkSink:
         backoff: Backoff,
         max_attempts: int = 12,
     ) -> None:
-        self._post = post
+        self._cluster = cluster
         self._batch_size = batch_size
         self._batch_max_bytes = batch_max_bytes
         self._max_in_flight = max_in_flight
@@ -236,8 +218,8 @@ class OpenSearchBulkSink:
             report.requests += 1
             report.bytes_sent += len(body)
             try:
-                response = self._post(body, timeout)
-            except BulkRequestError as error:
+                response = self._cluster.bulk(body, timeout)
+            except ClusterError as error:
                 last_reason = str(error)
                 if error.status == 413:
                     return self._split_after_413(pending, error, deadline, report)
@@ -253,7 +235,7 @@ class OpenSearchBulkSink:
     def _split_after_413(
         self,
         pending: Sequence[Document],
-        error: BulkRequestError,
+        error: ClusterError,
         deadline: Deadline,
         report: DeliveryReport,
     ) -> DeliveryReport:
@@ -317,43 +299,7 @@ class OpenSearchBulkSink:
         return retry, reason
 
 
-def opensearch_poster(client: OpenSearch) -> BulkPoster:
-    """A :class:`BulkPoster` over an opensearch-py client (its auth, TLS and pooling)."""
-    headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
-
-    def post(gzipped_body: bytes, timeout: float) -> dict[str, Any]:
-        try:
-            response = client.transport.perform_request(
-                "POST",
-                "/_bulk",
-                headers=headers,
-                params={"filter_path": _BULK_RESPONSE_FILTER, "request_timeout": timeout},
-                body=gzipped_body,
-            )
-        except TransportConnectionError as error:  # includes timeouts
-            raise BulkRequestError(None, str(error), retryable=True) from error
-        except TransportError as error:
-            status = error.status_code if isinstance(error.status_code, int) else None
-            retryable = status is None or status == 429 or status >= 500
-            raise BulkRequestError(status, _error_summary(error), retryable=retryable) from error
-        if not isinstance(response, dict):
-            raise BulkRequestError(None, "bulk response was not a JSON object", retryable=True)
-        return response
-
-    return post
-
-
 def _item_reason(error: Any) -> str:
     if isinstance(error, dict):
         return f"{error.get('type')}: {error.get('reason')}"
     return str(error)
-
-
-def _error_summary(error: TransportError) -> str:
-    info = error.info
-    if isinstance(info, dict):
-        detail = info.get("error")
-        if isinstance(detail, dict):
-            return f"{detail.get('type')}: {detail.get('reason')}"
-        return str(detail or info)
-    return str(error.error)
