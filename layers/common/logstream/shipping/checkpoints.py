@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from botocore.exceptions import ClientError
 
 from logstream.shipping.documents import Document
+from logstream.state_table import checkpoint_key, condition_failed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -52,12 +53,8 @@ def acknowledged_watermarks(
     return marks
 
 
-def _checkpoint_key(log_group: str, log_stream: str) -> dict[str, dict[str, str]]:
-    return {"pk": {"S": f"checkpoint#{log_group}"}, "sk": {"S": f"stream#{log_stream}"}}
-
-
 class DynamoCheckpointStore:
-    """Checkpoints as items ``pk=checkpoint#<group>``, ``sk=stream#<stream>`` in the state table."""
+    """Checkpoints in the state table (item schema: :mod:`logstream.state_table`)."""
 
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
@@ -70,23 +67,21 @@ class DynamoCheckpointStore:
             try:
                 self._client.update_item(
                     TableName=self._table,
-                    Key=_checkpoint_key(log_group, log_stream),
+                    Key=checkpoint_key(log_group, log_stream),
                     UpdateExpression="SET watermark = :w, updated_at = :now",
                     ConditionExpression="attribute_not_exists(watermark) OR watermark < :w",
                     ExpressionAttributeValues={":w": {"N": str(watermark)}, ":now": {"N": now}},
                 )
                 moved += 1
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != (
-                    "ConditionalCheckFailedException"
-                ):
+                if not condition_failed(error):
                     raise
                 # Already at or past this point: another invocation got there first.
         return moved
 
     def get(self, log_group: str, log_stream: str) -> int | None:
         item = self._client.get_item(
-            TableName=self._table, Key=_checkpoint_key(log_group, log_stream), ConsistentRead=True
+            TableName=self._table, Key=checkpoint_key(log_group, log_stream), ConsistentRead=True
         ).get("Item")
         if not item or "watermark" not in item:
             return None

@@ -1,0 +1,110 @@
+"""The DynamoDB state table: every item kind, its keys, who writes it and who reads it.
+
+One table (template.yaml ``StateTable``): string keys ``pk`` (hash) and
+``sk`` (range), TTL on ``expires_at`` (epoch seconds). Every store builds its
+keys here, so this page is the whole schema:
+
+=========================  ======================  ==========================================
+pk                         sk                      item
+=========================  ======================  ==========================================
+``checkpoint#<group>``     ``stream#<stream>``     ``watermark`` (ms): newest acknowledged
+                                                   live event of the stream, below its oldest
+                                                   unacknowledged one. Written by the live
+                                                   shipper (conditional: never backwards);
+                                                   read by the reconciler (a group's live
+                                                   lag) and operators.
+``backfill#<job>``         ``job``                 a backfill job: groups, range, counters,
+                                                   status. Backfill store.
+``backfill#<job>``         ``chunk#<000042>``      one chunk: range, next token, lease owner
+                                                   and expiry, counters. Backfill workers.
+``backfill-jobs``          ``<created iso>#<job>`` the job index, newest last. Backfill store.
+``subscribed#<group>``     ``group``               first time a group was seen: claimed once
+                                                   by auto-backfill.
+``reconciled#<group>``     ``watermark``           ``watermark`` (ms): everything before it is
+                                                   proven in the index. Reconciler.
+``reconcile-report#<g>``   ``<run start iso>``     one run's report for a group (30-day TTL).
+                                                   Reconciler writes; CLI reads.
+``drift#<group>``          ``field#<path>``        a schema decision for one field. Healer
+                                                   writes; live rescue and healer read.
+``drift``                  ``group#<group>``       the groups that have decisions. Healer.
+=========================  ======================  ==========================================
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+
+Key = dict[str, dict[str, str]]
+
+BACKFILL_JOBS_PK: Final = "backfill-jobs"
+DRIFT_GROUPS_PK: Final = "drift"
+
+
+def s(value: str) -> dict[str, str]:
+    """A DynamoDB string attribute."""
+    return {"S": value}
+
+
+def n(value: int) -> dict[str, str]:
+    """A DynamoDB number attribute."""
+    return {"N": str(value)}
+
+
+def key(pk: str, sk: str) -> Key:
+    return {"pk": s(pk), "sk": s(sk)}
+
+
+def checkpoint_pk(log_group: str) -> str:
+    return f"checkpoint#{log_group}"
+
+
+def checkpoint_key(log_group: str, log_stream: str) -> Key:
+    return key(checkpoint_pk(log_group), f"stream#{log_stream}")
+
+
+def backfill_job_key(job_id: str) -> Key:
+    return key(f"backfill#{job_id}", "job")
+
+
+def backfill_chunk_pk(job_id: str) -> str:
+    return f"backfill#{job_id}"
+
+
+def backfill_chunk_key(job_id: str, number: int) -> Key:
+    return key(backfill_chunk_pk(job_id), f"chunk#{number:06d}")
+
+
+def backfill_index_key(created_iso: str, job_id: str) -> Key:
+    return key(BACKFILL_JOBS_PK, f"{created_iso}#{job_id}")
+
+
+def subscribed_key(log_group: str) -> Key:
+    return key(f"subscribed#{log_group}", "group")
+
+
+def reconciled_key(log_group: str) -> Key:
+    return key(f"reconciled#{log_group}", "watermark")
+
+
+def reconcile_report_pk(log_group: str) -> str:
+    return f"reconcile-report#{log_group}"
+
+
+def drift_decision_pk(log_group: str) -> str:
+    return f"drift#{log_group}"
+
+
+def drift_decision_key(log_group: str, field_path: str) -> Key:
+    return key(drift_decision_pk(log_group), f"field#{field_path}")
+
+
+def drift_group_key(log_group: str) -> Key:
+    return key(DRIFT_GROUPS_PK, f"group#{log_group}")
+
+
+def condition_failed(error: ClientError) -> bool:
+    """Whether a conditional write lost (someone else got there first)."""
+    code: Any = error.response.get("Error", {}).get("Code")
+    return bool(code == "ConditionalCheckFailedException")
