@@ -54,6 +54,7 @@ def main() -> int:
         from logstream.clients import backfill_service, bulk_sink  # noqa: PLC0415 - env first
         from logstream.retry import Deadline  # noqa: PLC0415
         from logstream.shipping.documents import EventOrigin  # noqa: PLC0415
+        from logstream.shipping.parking import Parking  # noqa: PLC0415
         from logstream.shipping.service import Shipper  # noqa: PLC0415
 
         now = datetime.now(UTC)
@@ -92,10 +93,9 @@ def main() -> int:
         for attempt in range(2):
             sink_only = Shipper(
                 bulk_sink(),
+                Parking(bulk_sink(), f"benchsink{attempt}-quarantine", rescue=None),
                 index_prefix=f"benchsink{attempt}",
-                quarantine_index=f"benchsink{attempt}-quarantine",
                 region="us-east-1",
-                checkpoints=None,
             )
             started = time.perf_counter()
             for events in pages:

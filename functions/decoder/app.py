@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from logstream.clients import deadline_for, shipper
+from logstream.clients import deadline_for, live_shipper
 from logstream.observability import logger, metrics, tracer
 from logstream.shipping.payload import subscription_data
 
@@ -21,5 +21,5 @@ from logstream.shipping.payload import subscription_data
 @metrics.log_metrics
 @event_source(data_class=CloudWatchLogsEvent)
 def lambda_handler(event: CloudWatchLogsEvent, context: LambdaContext) -> dict[str, Any]:
-    report = shipper().ship_payload(subscription_data(event.raw_event), deadline_for(context))
+    report = live_shipper().ship_payload(subscription_data(event.raw_event), deadline_for(context))
     return report.as_dict()

@@ -78,7 +78,11 @@ def test_sigv4_signs_the_gzip_body_that_is_sent(
 
 @pytest.mark.parametrize(
     ("secret", "password"),
-    [("plain-secret-value", "plain-secret-value"), ('{"password": "from-json"}', "from-json")],
+    [
+        ("plain-secret-value", "plain-secret-value"),
+        ('{"password": "from-json"}', "from-json"),
+        ("{plain-but-braced", "{plain-but-braced"),
+    ],
 )
 @pytest.mark.usefixtures("deployment")
 def test_the_basic_auth_password_comes_from_secrets_manager(

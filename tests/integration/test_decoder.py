@@ -15,6 +15,7 @@ import pytest
 from devstack.cloudwatch import put_events, read_events, subscription_deliveries
 from devstack.payloads import encode_data, make_events, subscription_payload
 from logstream.naming import daily_index
+from logstream.shipping.documents import MAX_MESSAGE_BYTES
 from logstream.shipping.service import DeliveryIncomplete
 from tests.integration.conftest import Deployment
 
@@ -194,7 +195,7 @@ def test_bad_events_are_parked_and_their_good_neighbours_delivered(deployment: D
         b'{"id":"1","timestamp":1764000000000,"message":"good"},'
         b'{"timestamp":1764000000001,"message":"no id"},'
         b'{"id":"3","timestamp":1764000000002,"message":"invalid \xff utf-8"},'
-        b'{"id":"4","timestamp":1764000000003,"message":"' + b"x" * 300_000 + b'"},'
+        b'{"id":"4","timestamp":1764000000003,"message":"' + b"x" * (MAX_MESSAGE_BYTES + 1) + b'"},'
         b'{"id":"5","timestamp":1764000000004,"message":""}]}'
     )
     report = deployment.decode({"awslogs": {"data": encode_data(raw)}})

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
-import orjson
 from botocore.config import Config
 
+from logstream.cluster.auth import http_auth
 from logstream.cluster.opensearch import connect
 from logstream.cluster.port import Cluster
 from logstream.observability import logger
@@ -26,6 +26,8 @@ from logstream.schema.templates import ensure_templates
 from logstream.settings import AuthMode, Settings, SettingsError, load_settings
 from logstream.shipping.bulk import ClusterBulkSink
 from logstream.shipping.checkpoints import CheckpointStore, DynamoCheckpointStore
+from logstream.shipping.live import LiveShipper
+from logstream.shipping.parking import Parking
 from logstream.shipping.payload import LogBatch
 from logstream.shipping.service import Shipper
 
@@ -63,43 +65,12 @@ def secrets_client() -> SecretsManagerClient:
     )
 
 
-def _cluster_password(settings: Settings) -> str:
-    """ES_PASS, or in AWS the secret named by ES_PASS_SECRET_ARN (plain or JSON ``password``)."""
-    if settings.es_pass_secret_arn is None:
-        return settings.es_pass
-    secret = secrets_client().get_secret_value(SecretId=settings.es_pass_secret_arn)
-    value = secret.get("SecretString", "")
-    if value.lstrip().startswith("{"):
-        parsed = orjson.loads(value)
-        if not isinstance(parsed, dict) or not isinstance(parsed.get("password"), str):
-            raise SettingsError({"ES_PASS_SECRET_ARN": "secret JSON has no string 'password'"})
-        return str(parsed["password"])
-    return value
-
-
-def _http_auth(settings: Settings) -> Any:
-    if settings.auth_mode is AuthMode.NONE:
-        return None
-    if settings.auth_mode is AuthMode.BASIC:
-        return (settings.es_user, _cluster_password(settings))
-    from requests_aws4auth import AWS4Auth  # noqa: PLC0415 - only SigV4 deployments pay for it
-
-    credentials = boto3.Session().get_credentials()
-    if credentials is None:
-        raise SettingsError({"ES_AUTH": f"{settings.auth_mode} needs AWS credentials; none found"})
-    service = "aoss" if settings.auth_mode is AuthMode.SIGV4_AOSS else "es"
-    # refreshable_credentials re-reads the role's rotating keys before they expire.
-    return AWS4Auth(
-        region=settings.aws_region, service=service, refreshable_credentials=credentials
-    )
-
-
 @cache
 def cluster() -> Cluster:
     settings = load_settings()
     return connect(
         settings.es_host,
-        http_auth=_http_auth(settings),
+        http_auth=http_auth(settings, secrets_client),
         verify_certs=settings.tls_verify,
         ca_certs=settings.ca_certs,
         timeout=settings.http_timeout_secs,
@@ -132,21 +103,28 @@ def checkpoint_store() -> CheckpointStore:
 
 @cache
 def shipper() -> Shipper:
-    """The shipping service every function uses; templates are installed on first use."""
+    """The shipping service every path uses; templates are installed on first use."""
     settings = load_settings()
-    client = cluster()
-    if settings.state_table is None:
-        logger.warning("STATE_TABLE is not set: watermarks will not be recorded")
     return Shipper(
         bulk_sink(),
+        Parking(bulk_sink(), settings.quarantine_index, rescue=_rescue_on_demand),
         index_prefix=settings.index_prefix,
-        quarantine_index=settings.quarantine_index,
         region=settings.aws_region,
+        prepare=lambda: ensure_templates(cluster(), settings),
+    )
+
+
+@cache
+def live_shipper() -> LiveShipper:
+    """The decoder's service: subscription payloads, with watermarks and auto-backfill."""
+    settings = load_settings()
+    if settings.state_table is None:
+        logger.warning("STATE_TABLE is not set: watermarks will not be recorded")
+    return LiveShipper(
+        shipper(),
         checkpoints=checkpoint_store() if settings.state_table else None,
-        prepare=lambda: ensure_templates(client, settings),
         on_live_batch=_auto_backfill_hook(settings),
         own_log_groups=_own_log_groups(),
-        rescue=_rescue_on_demand,
     )
 
 
@@ -314,6 +292,7 @@ def reset() -> None:
         bulk_sink,
         checkpoint_store,
         shipper,
+        live_shipper,
         cloudwatch_source,
         backfill_service,
         reconciler,

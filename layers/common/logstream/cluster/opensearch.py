@@ -29,6 +29,8 @@ from logstream.cluster.port import (
 _BULK_RESPONSE_FILTER: Final = "took,errors,items.*.status,items.*.error"
 _BULK_HEADERS: Final = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
 _SCROLL_KEEPALIVE: Final = "5m"
+#: How errors name the cluster to an operator.
+_ENGINE_NAME: Final = "OpenSearch"
 #: Index names per _field_caps request, so the URL stays short.
 _FIELD_CAPS_CHUNK: Final = 50
 
@@ -76,7 +78,9 @@ class OpenSearchCluster:
             )
         )
         if not isinstance(response, dict):
-            raise ClusterError(None, "bulk response was not a JSON object", retryable=True)
+            raise ClusterError(
+                None, "bulk response was not a JSON object", retryable=True, engine=_ENGINE_NAME
+            )
         return response
 
     def delete_documents(
@@ -113,7 +117,9 @@ class OpenSearchCluster:
             )
         )
         if not isinstance(response, dict):
-            raise ClusterError(None, "search response was not a JSON object", retryable=True)
+            raise ClusterError(
+                None, "search response was not a JSON object", retryable=True, engine=_ENGINE_NAME
+            )
         return response
 
     def count(
@@ -324,7 +330,7 @@ def _call[T](request: Callable[[], T], *, missing: str | None = None) -> T:
             raise IndexMissing(missing) from error
         raise _translated(error) from error
     except TransportConnectionError as error:  # includes timeouts
-        raise ClusterError(None, str(error), retryable=True) from error
+        raise ClusterError(None, str(error), retryable=True, engine=_ENGINE_NAME) from error
     except TransportError as error:
         raise _translated(error) from error
 
@@ -332,7 +338,7 @@ def _call[T](request: Callable[[], T], *, missing: str | None = None) -> T:
 def _translated(error: TransportError) -> ClusterError:
     status = error.status_code if isinstance(error.status_code, int) else None
     retryable = status is None or status == 429 or status >= 500
-    return ClusterError(status, _error_summary(error), retryable=retryable)
+    return ClusterError(status, _error_summary(error), retryable=retryable, engine=_ENGINE_NAME)
 
 
 def _error_summary(error: TransportError) -> str:

@@ -55,11 +55,13 @@ class Capabilities:
 class ClusterError(InfrastructureError):
     """A cluster call failed; ``retryable`` says whether trying again may help."""
 
-    def __init__(self, status: int | None, reason: str, *, retryable: bool) -> None:
+    def __init__(
+        self, status: int | None, reason: str, *, retryable: bool, engine: str = "cluster"
+    ) -> None:
         self.status = status
         self.reason = reason
         self.retryable = retryable
-        super().__init__(f"cluster request failed ({status or 'no response'}): {reason}")
+        super().__init__(f"{engine} request failed ({status or 'no response'}): {reason}")
 
 
 class IndexMissing(ClusterError):

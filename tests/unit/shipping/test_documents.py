@@ -9,8 +9,8 @@ from logstream.shipping.documents import (
     Document,
     EventOrigin,
     build_documents,
-    parse_lambda_platform_line,
 )
+from logstream.shipping.lambda_lines import parse_lambda_platform_line
 
 ORIGIN = EventOrigin(
     log_group="/aws/lambda/Orders",
@@ -141,7 +141,7 @@ def test_lambda_lines_become_structured_fields_in_documents() -> None:
 
 
 def test_fast_and_general_lambda_parsers_agree() -> None:
-    from logstream.shipping.documents import _parse_platform_fields  # noqa: PLC0415
+    from logstream.shipping.lambda_lines import _parse_platform_fields  # noqa: PLC0415
 
     lines = [
         "START RequestId: 6c0f Version: $LATEST\n",

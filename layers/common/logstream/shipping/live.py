@@ -1,0 +1,113 @@
+"""The live path: one subscription payload from CloudWatch Logs, decoded and shipped.
+
+Around :class:`~logstream.shipping.service.Shipper` it adds what only live
+delivery has: undecodable payloads parked whole, control messages, the
+feedback-loop guard, acknowledged watermarks per stream, and the hook that
+plans a backfill the first time a group is seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from logstream.observability import Metric, count, logger
+from logstream.retry import Deadline
+from logstream.shipping.checkpoints import CheckpointStore
+from logstream.shipping.documents import EventOrigin
+from logstream.shipping.payload import LogBatch, PayloadError, decode_payload
+from logstream.shipping.report import DeliveryIncomplete, ShipReport
+from logstream.shipping.service import Shipper
+
+#: Called after a live batch was delivered (auto-backfill planning).
+LiveBatchHook = Callable[[LogBatch, Deadline], object]
+
+
+class LiveShipper:
+    """Ships ``awslogs.data`` payloads; see the module docstring."""
+
+    def __init__(
+        self,
+        shipper: Shipper,
+        *,
+        checkpoints: CheckpointStore | None,
+        on_live_batch: LiveBatchHook | None = None,
+        own_log_groups: frozenset[str] = frozenset(),
+    ) -> None:
+        self._shipper = shipper
+        self._checkpoints = checkpoints
+        self._on_live_batch = on_live_batch
+        # The shipper's own log groups: shipping them would feed every
+        # invocation's log lines back into the next invocation, forever.
+        self._own_log_groups = own_log_groups
+        self._warned_feedback = False
+
+    def ship_payload(self, raw_data: str, deadline: Deadline) -> ShipReport:
+        """One ``awslogs.data`` string from a subscription filter."""
+        self._shipper.ensure_prepared()
+        try:
+            batch = decode_payload(raw_data)
+        except PayloadError as error:
+            return self._park_bad_payload(raw_data, error, deadline)
+        if batch.log_group in self._own_log_groups:
+            return self._refuse_feedback_loop(batch)
+        if batch.is_control:
+            count(Metric.CONTROL_MESSAGES)
+            logger.info("control message acknowledged", extra={"log_group": batch.log_group})
+            return ShipReport()
+        if batch.repaired_utf8:
+            count(Metric.INVALID_UTF8)
+            logger.error(
+                "payload held invalid UTF-8; bad bytes replaced with U+FFFD",
+                extra={"log_group": batch.log_group, "log_stream": batch.log_stream},
+            )
+        origin = EventOrigin(
+            log_group=batch.log_group,
+            log_stream=batch.log_stream,
+            owner=batch.owner,
+            region=self._shipper.region,
+            encoding_repaired=batch.repaired_utf8,
+        )
+        report = self._shipper.ship_events(
+            batch.events, origin, deadline, checkpoints=self._checkpoints
+        )
+        if self._on_live_batch is not None:
+            self._after_live_batch(self._on_live_batch, batch, deadline)
+        return report
+
+    def _park_bad_payload(
+        self, raw_data: str, error: PayloadError, deadline: Deadline
+    ) -> ShipReport:
+        delivery = self._shipper.parking.park_payload(raw_data, error, deadline)
+        if delivery.undelivered or delivery.rejected:
+            # Failing the invocation hands the payload to the on-failure queue instead.
+            raise DeliveryIncomplete(ShipReport(events=0, undelivered=1), delivery.undelivered)
+        return ShipReport(requests=delivery.requests, bytes_sent=delivery.bytes_sent)
+
+    def _refuse_feedback_loop(self, batch: LogBatch) -> ShipReport:
+        count(Metric.FEEDBACK_LOOP_BATCHES)
+        if not self._warned_feedback:
+            # Logged once per container: each log line here would trigger another batch.
+            self._warned_feedback = True
+            logger.error(
+                "the shipper's own log group is subscribed; its batches are skipped. "
+                "Remove the subscription filter to stop the loop.",
+                extra={"log_group": batch.log_group},
+            )
+        return ShipReport()
+
+    @staticmethod
+    def _after_live_batch(hook: LiveBatchHook, batch: LogBatch, deadline: Deadline) -> None:
+        """Run the live-batch hook (auto-backfill of new groups) after delivery.
+
+        The batch is already delivered, so a hook failure must not fail the
+        invocation (a retry would only replay delivered events). The hook
+        itself makes sure the work is tried again on a later delivery.
+        """
+        try:
+            hook(batch, deadline)
+        except Exception:  # noqa: BLE001 - logged with its traceback and counted
+            count(Metric.AUTO_BACKFILL_FAILURES)
+            logger.exception(
+                "auto-backfill planning failed; it is retried on the next delivery",
+                extra={"log_group": batch.log_group},
+            )
