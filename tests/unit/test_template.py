@@ -37,6 +37,8 @@ from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
 from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.translator.transform import transform
 
+from logstream.settings import Settings
+
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
 SAMCONFIG = REPO / "samconfig.toml"
@@ -740,6 +742,75 @@ def test_quarantine_alarm_matches_what_powertools_emits(source: Json) -> None:
     ]
     observability = (REPO / "layers/common/logstream/observability.py").read_text(encoding="utf-8")
     assert '"DocumentsQuarantined"' in observability
+
+
+RATE_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> int:
+    """Seconds between runs of an EventBridge ``rate(N unit)`` expression."""
+    match = re.fullmatch(r"rate\(([1-9][0-9]*) (minute|hour|day)(s?)\)", expression)
+    assert match, f"{expression!r} is not an EventBridge rate expression"
+    count, unit, plural = int(match[1]), match[2], match[3]
+    # EventBridge wants "1 minute" but "2 minutes": any other spelling is refused.
+    assert (count == 1) == (plural == ""), f"{expression!r}: singular unit for 1 only"
+    return count * RATE_UNIT_SECONDS[unit]
+
+
+def _reconcile_schedule_rule(deployed: Json) -> Json:
+    reconcile_arn = {"Fn::GetAtt": ["ReconcileFunction", "Arn"]}
+    rules: list[Json] = [
+        rule["Properties"]
+        for rule in resources_of(deployed, "AWS::Events::Rule").values()
+        if any(target["Arn"] == reconcile_arn for target in rule["Properties"]["Targets"])
+    ]
+    assert len(rules) == 1, rules
+    return rules[0]
+
+
+def test_reconcile_interval_secs_drives_the_schedule(source: Json, deployed: Json) -> None:
+    # RECONCILE_INTERVAL_SECS (default 900) is the seed README's name: the
+    # parameter carries it, the schedule runs that often, the function is told.
+    parameter = source["Parameters"]["ReconcileIntervalSecs"]
+    # String keys: SAM CLI's local Fn::FindInMap (sam build) refuses a Number's default.
+    assert parameter["Type"] == "String"
+    allowed = parameter["AllowedValues"]
+    assert all(isinstance(value, str) for value in [parameter["Default"], *allowed])
+    defaults = Settings.from_env({"AWS_REGION": REGION})
+    assert int(parameter["Default"]) == defaults.reconcile_interval_secs == 900
+    assert parameter["Default"] in allowed
+    rule = _reconcile_schedule_rule(deployed)
+    lookup = {"Fn::FindInMap": ["ReconcileSchedule", {"Ref": "ReconcileIntervalSecs"}, "Rate"]}
+    assert rule["ScheduleExpression"] == lookup
+    assert rule["State"] == "ENABLED"
+    rows = deployed["Mappings"]["ReconcileSchedule"]
+    assert sorted(rows, key=int) == sorted(allowed, key=int)
+    for value in allowed:
+        assert rate_seconds(rows[value]["Rate"]) == int(value), value
+        told = Settings.from_env({"AWS_REGION": REGION, "RECONCILE_INTERVAL_SECS": value})
+        assert told.reconcile_interval_secs == int(value)
+    variables = deployed["Resources"]["ReconcileFunction"]["Properties"]["Environment"]
+    assert variables["Variables"]["RECONCILE_INTERVAL_SECS"] == {"Ref": "ReconcileIntervalSecs"}
+    # Each alarm period holds one run, so an open gap keeps its alarm raised.
+    for alarm_id in ("ReconcileErrorsAlarm", "ReconcileGapsOpenAlarm"):
+        period = deployed["Resources"][alarm_id]["Properties"]["Period"]
+        assert period == {"Ref": "ReconcileIntervalSecs"}, alarm_id
+
+
+def test_the_longest_reconcile_interval_lints_clean(source: Json) -> None:
+    longest = max(source["Parameters"]["ReconcileIntervalSecs"]["AllowedValues"], key=int)
+    checked = check_template(source, {**SAMPLE_PARAMETERS, "ReconcileIntervalSecs": longest})
+    assert checked.problems == []
+
+
+def test_rate_seconds_reads_eventbridge_rates() -> None:
+    assert rate_seconds("rate(1 minute)") == 60
+    assert rate_seconds("rate(15 minutes)") == 900
+    assert rate_seconds("rate(2 hours)") == 7200
+    assert rate_seconds("rate(1 day)") == 86400
+    for wrong in ("rate(1 minutes)", "rate(5 minute)", "rate(0 minutes)", "cron(0 * * * ? *)"):
+        with pytest.raises(AssertionError):
+            rate_seconds(wrong)
 
 
 def test_outputs(source: Json) -> None:
