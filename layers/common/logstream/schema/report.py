@@ -59,6 +59,8 @@ class GroupHeal:
 
 @dataclass(slots=True)
 class HealReport:
+    """One heal run: every group's figures and the drift report of those groups."""
+
     groups: list[GroupHeal] = field(default_factory=list)
     report: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
