@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logstream.clients import deadline_for, schema_healer
 from logstream.observability import logger, metrics, tracer
-from logstream.schema.healer import handle_event
+from logstream.schema.request import handle_event
 
 
 @logger.inject_lambda_context(log_event=True)

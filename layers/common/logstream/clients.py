@@ -42,7 +42,9 @@ if TYPE_CHECKING:
     from logstream.aws.cloudwatch import BotoCloudWatchSource
     from logstream.backfill.service import BackfillService
     from logstream.reconcile.service import Reconciler
-    from logstream.schema.healer import DecisionStore, DriftRescue, SchemaHealer
+    from logstream.schema.decisions import DecisionStore
+    from logstream.schema.healer import SchemaHealer
+    from logstream.schema.rescue import DriftRescue
     from logstream.shipping.bulk import DeliveryReport, Rejection
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5)
@@ -248,7 +250,8 @@ def deadline_for(context: object) -> Deadline:
 @cache
 def drift_decisions() -> DecisionStore:
     """Schema-drift decisions: the state table, or memory only when STATE_TABLE is unset."""
-    from logstream.schema.healer import DynamoDecisionStore, MemoryDecisionStore  # noqa: PLC0415
+    from logstream.schema.decision_store import DynamoDecisionStore  # noqa: PLC0415
+    from logstream.schema.decisions import MemoryDecisionStore  # noqa: PLC0415
 
     settings = load_settings()
     if settings.state_table is None:
@@ -259,7 +262,8 @@ def drift_decisions() -> DecisionStore:
 @cache
 def drift_rescue() -> DriftRescue:
     """Applies decided resolutions and the field caps to documents the cluster refused."""
-    from logstream.schema.healer import DriftRescue, MappingSource  # noqa: PLC0415
+    from logstream.schema.mappings import MappingSource  # noqa: PLC0415
+    from logstream.schema.rescue import DriftRescue  # noqa: PLC0415
 
     return DriftRescue(
         bulk_sink(),

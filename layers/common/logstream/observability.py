@@ -58,7 +58,7 @@ class Metric(StrEnum):
     RECONCILE_GROUPS_FAILED = "ReconcileGroupsFailed"
     RECONCILE_GROUPS_MISSING = "ReconcileGroupsMissing"
     RECONCILE_LAG = "ReconcileLag"
-    # Schema drift (logstream.schema.drift, logstream.schema.healer)
+    # Schema drift (logstream.schema: rescue, healer)
     DRIFT_RESCUED = "DriftRescued"  # refused live, fixed by a decision or a cap, delivered
     DRIFT_CONFLICTS = "DriftConflicts"  # fields with more than one type across a group's days
     DRIFT_NEW_FIELDS = "DriftNewFields"  # fields of the newest day unknown to the older ones

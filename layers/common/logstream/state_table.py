@@ -40,6 +40,9 @@ Key = dict[str, dict[str, str]]
 
 BACKFILL_JOBS_PK: Final = "backfill-jobs"
 DRIFT_GROUPS_PK: Final = "drift"
+#: Sort-key prefixes of the drift items, for ``begins_with`` queries.
+DRIFT_FIELD_SK_PREFIX: Final = "field#"
+DRIFT_GROUP_SK_PREFIX: Final = "group#"
 
 
 def s(value: str) -> dict[str, str]:
@@ -97,11 +100,11 @@ def drift_decision_pk(log_group: str) -> str:
 
 
 def drift_decision_key(log_group: str, field_path: str) -> Key:
-    return key(drift_decision_pk(log_group), f"field#{field_path}")
+    return key(drift_decision_pk(log_group), f"{DRIFT_FIELD_SK_PREFIX}{field_path}")
 
 
 def drift_group_key(log_group: str) -> Key:
-    return key(DRIFT_GROUPS_PK, f"group#{log_group}")
+    return key(DRIFT_GROUPS_PK, f"{DRIFT_GROUP_SK_PREFIX}{log_group}")
 
 
 def condition_failed(error: ClientError) -> bool:

@@ -35,6 +35,7 @@ from typing import Any, Final
 import orjson
 
 from logstream.cluster.port import Cluster
+from logstream.naming import group_index_part
 from logstream.settings import Settings
 
 _DATE: Final = {"type": "date", "format": "epoch_millis||strict_date_optional_time"}
@@ -208,6 +209,17 @@ def drift_template(settings: Settings, group_part: str, decided: dict[str, str])
         node[parts[-1]] = dict(_DECIDED_MAPPINGS.get(field_type, {"type": field_type}))
     body["_meta"] = {"drift_group_part": group_part, "drift_fields": dict(sorted(decided.items()))}
     return body
+
+
+def ensure_drift_template(
+    cluster: Cluster, settings: Settings, group: str, decided: dict[str, str]
+) -> bool:
+    """Install ``group``'s drift template for ``decided`` (nothing to do without decisions)."""
+    if not decided:
+        return False
+    part = group_index_part(group)
+    name = drift_template_name(settings, part)
+    return ensure_template(cluster, name, drift_template(settings, part, decided))
 
 
 def ensure_templates(cluster: Cluster, settings: Settings) -> list[str]:

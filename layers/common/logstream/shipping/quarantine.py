@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from logstream.schema.drift import diagnose
+from logstream.schema.diagnosis import diagnose
 from logstream.shipping.bulk import Rejection
 from logstream.shipping.documents import BadEvent, Document, OversizeEvent
 from logstream.shipping.payload import PayloadError
@@ -56,7 +56,7 @@ def rejection_record(
 ) -> Document:
     """A document the cluster refused, with why, where it was going and its ``_id``.
 
-    The reason is parsed (:func:`logstream.drift.diagnose`) into ``error_class``,
+    The reason is parsed (:func:`logstream.schema.diagnosis.diagnose`) into ``error_class``,
     ``field``, ``established_type`` and ``seen_type``: what the schema healer acts on.
     """
     document = rejection.document

@@ -1,36 +1,31 @@
-"""Schema drift: what a refused document tells us, and what a group's indices disagree on.
+"""What a refused document tells us: which kind of refusal, which field, which types.
 
-Two halves, both free of side effects except through the small client they are given:
-
-* :func:`diagnose` reads one bulk item error (type, reason, caused_by) and the
-  refused document, and says which *class* of refusal it is, which field, the
-  type the index had already established and the JSON type of the value that
-  did not fit. The reason strings are OpenSearch's (2.x) and Elasticsearch's
-  (7/8, which prefixes ``[line:col]`` and uses ``document_parsing_exception``).
-* :func:`scan_group` compares field types across a group's daily indices with
-  ``_field_caps``: every field mapped with more than one type is a conflict,
-  and every field of the newest index unknown to the older ones is new.
+:func:`diagnose` reads one bulk item error (type, reason, caused_by) and the
+refused document, and says which *class* of refusal it is, which field, the
+type the index had already established and the JSON type of the value that
+did not fit. The reason strings are OpenSearch's (2.x) and Elasticsearch's
+(7/8, which prefixes ``[line:col]`` and uses ``document_parsing_exception``).
+Pure: no cluster, no store.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from logstream.cluster.port import Cluster
-from logstream.naming import index_pattern_for_group, index_prefix_for_group
+if TYPE_CHECKING:
+    from logstream.shipping.bulk import Rejection
 
 #: Where application JSON lives in a document (see templates.logs_template).
 JSON_ROOT: Final = "json"
 #: Where values beyond the field-count or depth cap are kept (a flat_object).
 OVERFLOW_FIELD: Final = "json_overflow"
 
-_DAY_SUFFIX: Final = re.compile(r"^\d{4}\.\d{2}\.\d{2}$")
 _LINE_COL: Final = re.compile(r"^\[\d+:\d+\]\s*")
 _FAILED_TO_PARSE: Final = re.compile(r"failed to parse field \[([^\]]+)\] of type \[([^\]]+)\]")
 _CANNOT_CHANGE: Final = re.compile(
@@ -148,6 +143,19 @@ def diagnose(  # noqa: PLR0911 - one return per reason shape
     return Diagnosis(klass)
 
 
+def diagnosis_of(rejection: Rejection) -> Diagnosis:
+    """:func:`diagnose` for one bulk item the cluster refused."""
+    cause = rejection.error.get("caused_by")
+    cause = cause if isinstance(cause, dict) else {}
+    return diagnose(
+        rejection.error_type,
+        rejection.reason,
+        cause.get("type"),
+        cause.get("reason"),
+        rejection.document.source,
+    )
+
+
 def _class_of(error_type: str | None) -> ErrorClass:
     try:
         return ErrorClass(error_type or "")
@@ -205,81 +213,3 @@ def _seen(source: bytes | str | Mapping[str, Any] | None, path: str | None) -> s
         kinds = {json_kind(v) for v in value if v is not None}
         return kinds.pop() if len(kinds) == 1 else "array"
     return None if value is None else json_kind(value)
-
-
-# --------------------------------------------------------------------------- scan
-
-
-@dataclass(frozen=True, slots=True)
-class FieldConflict:
-    """One field mapped with different types in different daily indices of a group."""
-
-    field: str
-    #: type -> the group's indices that map the field with it (oldest first)
-    indices_by_type: dict[str, list[str]]
-
-    @property
-    def types(self) -> list[str]:
-        return sorted(self.indices_by_type)
-
-    def first_index_of(self, field_type: str) -> str:
-        return self.indices_by_type[field_type][0]
-
-
-@dataclass(slots=True)
-class ScanResult:
-    group: str
-    indices: list[str] = field(default_factory=list)
-    conflicts: list[FieldConflict] = field(default_factory=list)
-    new_fields: list[str] = field(default_factory=list)
-    #: every json.* field and its type(s), over all of the group's indices
-    field_types: dict[str, list[str]] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "group": self.group,
-            "indices": len(self.indices),
-            "conflicts": [
-                {"field": c.field, "types": c.types, "indices_by_type": c.indices_by_type}
-                for c in self.conflicts
-            ],
-            "new_fields": self.new_fields[:100],
-            "new_field_count": len(self.new_fields),
-        }
-
-
-def group_indices(cluster: Cluster, index_prefix: str, log_group: str) -> list[str]:
-    """The group's daily indices, oldest first (the wildcard can match a longer group's)."""
-    head = index_prefix_for_group(index_prefix, log_group)
-    names = cluster.list_indices(index_pattern_for_group(index_prefix, log_group))
-    return sorted(n for n in names if n.startswith(head) and _DAY_SUFFIX.match(n[len(head) :]))
-
-
-def scan_group(cluster: Cluster, index_prefix: str, log_group: str) -> ScanResult:
-    """Field types across the group's daily indices: conflicts and the newest day's new fields."""
-    result = ScanResult(group=log_group, indices=group_indices(cluster, index_prefix, log_group))
-    if not result.indices:
-        return result
-    caps = _field_caps(cluster, result.indices)
-    order = {name: n for n, name in enumerate(result.indices)}
-    for name, by_type in sorted(caps.items()):
-        types = {t: info for t, info in by_type.items() if t != "unmapped"}
-        result.field_types[name] = sorted(types)
-        if len(types) < 2:
-            continue
-        indices_by_type = {
-            t: sorted(info.get("indices") or result.indices, key=lambda i: order.get(i, 0))
-            for t, info in types.items()
-        }
-        result.conflicts.append(FieldConflict(name, indices_by_type))
-    if len(result.indices) > 1:
-        older = set(_field_caps(cluster, result.indices[:-1]))
-        newest = _field_caps(cluster, result.indices[-1:])
-        result.new_fields = sorted(set(newest) - older)
-    return result
-
-
-def _field_caps(cluster: Cluster, indices: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """``json.*`` fields of ``indices``: field -> type -> ``{"indices": [...]}``."""
-    caps = cluster.field_caps(indices, f"{JSON_ROOT}.*")
-    return {name: by_type for name, by_type in caps.items() if name.startswith(f"{JSON_ROOT}.")}

@@ -1,0 +1,169 @@
+"""Rebuild a daily index whose mapping disagrees with a decision, through a holding index.
+
+The index is copied aside into ``<prefix>_heal-<rest>``, recreated from the
+group's drift template, and every document copied back through the transform
+under its own ``_id``. Copied through the client, not ``_reindex``: that
+module is optional (absent from minimal distributions and OpenSearch
+Serverless).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any, Final
+
+import orjson
+
+from logstream.cluster.port import Cluster, IndexExists
+from logstream.observability import logger
+from logstream.retry import Deadline
+from logstream.schema.decisions import GroupDecisions
+from logstream.schema.parked import ParkedDocuments
+from logstream.schema.report import GroupHeal
+from logstream.schema.scan import FieldConflict
+from logstream.schema.transform import heal_source
+from logstream.shipping.bulk import BulkSink
+from logstream.shipping.documents import Document
+
+_PAGE_SIZE: Final = 500
+_HOLDING_INFIX: Final = "_heal-"
+#: A rebuild is not started with less time left than this (seconds).
+_REBUILD_MIN_SECONDS: Final = 20
+_HOLDING_BODY: Final = {
+    "settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}},
+    "mappings": {"dynamic": False, "properties": {}},
+}
+
+
+class IndexRebuilder:
+    """Puts a group's daily indices under the decided mappings, without losing a document."""
+
+    def __init__(
+        self, cluster: Cluster, sink: BulkSink, parked: ParkedDocuments, index_prefix: str
+    ) -> None:
+        self._cluster = cluster
+        self._sink = sink
+        self._parked = parked
+        self._prefix = index_prefix
+
+    def rebuild_disagreeing(
+        self,
+        heal: GroupHeal,
+        conflict: FieldConflict,
+        decisions: GroupDecisions,
+        deadline: Deadline,
+    ) -> None:
+        """Rebuild every index that maps ``conflict``'s field other than as decided."""
+        decision = decisions.current.get(conflict.field)
+        if decision is None:
+            return
+        for field_type, indices in conflict.indices_by_type.items():
+            if field_type == decision.established_type:
+                continue
+            for index in indices:
+                if index in heal.indices_rebuilt:
+                    continue
+                if deadline.remaining() < _REBUILD_MIN_SECONDS:
+                    heal.deferred.append(f"rebuild of {index}: no time left")
+                    continue
+                if self.rebuild(heal, index, decisions, deadline):
+                    heal.indices_rebuilt.append(index)
+
+    def rebuild(
+        self, heal: GroupHeal, index: str, decisions: GroupDecisions, deadline: Deadline
+    ) -> bool:
+        """Copy ``index`` aside, recreate it from the drift template, copy back transformed.
+
+        Resumable: the copy is kept until every document is back, and every
+        write is a ``create`` under the original ``_id``. Writes to the index
+        are blocked while it is copied aside (live deliveries are refused with
+        403 and retried by Lambda), so nothing written meanwhile can be lost.
+        """
+        holding = self.holding_index(index)
+        if self._cluster.index_exists(index):
+            if not self._copy_aside(heal, index, holding, deadline):
+                return False
+            self._cluster.delete_index(index)
+        elif not self._cluster.index_exists(holding):
+            return False
+        with contextlib.suppress(IndexExists):
+            self._cluster.create_index(index)  # the group's drift template applies
+        copied = self._copy_back(heal, holding, index, decisions, deadline)
+        if copied is None:
+            return False
+        self._cluster.delete_index(holding)
+        logger.info("index rebuilt under decided mappings", extra={"index": index, "docs": copied})
+        return True
+
+    def holding_index(self, index: str) -> str:
+        # Outside ${prefix}-*: no template, no alias, so searches never see it twice.
+        return f"{self._prefix}{_HOLDING_INFIX}{index[len(self._prefix) + 1 :]}"
+
+    def _copy_aside(self, heal: GroupHeal, index: str, holding: str, deadline: Deadline) -> bool:
+        cluster = self._cluster
+        cluster.set_write_block(index, True)
+        if not cluster.index_exists(holding):
+            cluster.create_index(holding, _HOLDING_BODY)
+        for page in cluster.iter_hits(index, page_size=_PAGE_SIZE):
+            copies = [
+                _document_from_hit(holding, hit, orjson.dumps(hit["_source"])) for hit in page
+            ]
+            copied = self._sink.deliver(copies, deadline)
+            if copied.undelivered or copied.rejected:
+                heal.deferred.append(f"rebuild of {index}: copy aside incomplete")
+                return False
+        cluster.refresh(holding)
+        cluster.refresh(index)
+        expected = cluster.count(index)
+        held = cluster.count(holding)
+        if held < expected:
+            heal.deferred.append(f"rebuild of {index}: copied {held} of {expected}")
+            return False
+        return True
+
+    def _copy_back(
+        self,
+        heal: GroupHeal,
+        holding: str,
+        index: str,
+        decisions: GroupDecisions,
+        deadline: Deadline,
+    ) -> int | None:
+        """Every held document back into ``index``, transformed; how many (None: not all)."""
+        decided = decisions.decided()
+        held = self._cluster.count(holding)
+        back = 0
+        for page in self._cluster.iter_hits(holding, page_size=_PAGE_SIZE):
+            documents = []
+            for hit in page:
+                result = heal_source(orjson.dumps(hit["_source"]), decided)
+                heal.values_moved += sum(result.moved.values())
+                decisions.count_moves(result.moved)
+                documents.append(_document_from_hit(index, hit, result.source))
+            delivery = self._sink.deliver(documents, deadline)
+            self._parked.park(delivery.rejected, deadline)
+            if delivery.undelivered:
+                heal.deferred.append(
+                    f"rebuild of {index}: {len(delivery.undelivered)} documents not copied back"
+                )
+                return None
+            back += len(documents)
+        if back < held:
+            heal.deferred.append(f"rebuild of {index}: {back} of {held} copied back")
+            return None
+        return held
+
+
+def _document_from_hit(index: str, hit: Mapping[str, Any], source: bytes) -> Document:
+    body = hit["_source"]
+    timestamp = body.get("@timestamp")
+    return Document.from_source(
+        index=index,
+        doc_id=str(hit["_id"]),
+        timestamp=int(timestamp) if isinstance(timestamp, int) else 0,
+        log_group=str(body.get("log_group") or ""),
+        log_stream=str(body.get("log_stream") or ""),
+        source=source,
+        op="create",
+    )
