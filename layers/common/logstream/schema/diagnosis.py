@@ -145,8 +145,7 @@ def diagnose(  # noqa: PLR0911 - one return per reason shape
 
 def diagnosis_of(rejection: Rejection) -> Diagnosis:
     """:func:`diagnose` for one bulk item the cluster refused."""
-    cause = rejection.error.get("caused_by")
-    cause = cause if isinstance(cause, dict) else {}
+    cause = rejection.cause
     return diagnose(
         rejection.error_type,
         rejection.reason,

@@ -75,6 +75,12 @@ class Rejection:
     reason: str
     error: dict[str, Any]
 
+    @property
+    def cause(self) -> dict[str, Any]:
+        """The error's ``caused_by`` (where mapping errors name the field), or {}."""
+        cause = self.error.get("caused_by")
+        return cause if isinstance(cause, dict) else {}
+
 
 @dataclass(frozen=True, slots=True)
 class Undelivered:

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from logstream.schema.diagnosis import diagnose
+from logstream.schema.diagnosis import diagnosis_of
 from logstream.shipping.bulk import Rejection
 from logstream.shipping.documents import BadEvent, Document, OversizeEvent
 from logstream.shipping.payload import PayloadError
@@ -56,18 +56,12 @@ def rejection_record(
 ) -> Document:
     """A document the cluster refused, with why, where it was going and its ``_id``.
 
-    The reason is parsed (:func:`logstream.schema.diagnosis.diagnose`) into ``error_class``,
-    ``field``, ``established_type`` and ``seen_type``: what the schema healer acts on.
+    The reason is parsed (:func:`logstream.schema.diagnosis.diagnosis_of`) into
+    ``error_class``, ``field``, ``established_type`` and ``seen_type``: what the
+    schema healer acts on.
     """
     document = rejection.document
-    cause = _cause(rejection.error)
-    diagnosis = diagnose(
-        rejection.error_type,
-        rejection.reason,
-        cause.get("type"),
-        cause.get("reason"),
-        document.source,
-    )
+    cause = rejection.cause
     return _record(
         quarantine_index,
         f"{document.doc_id}@{document.index}",
@@ -81,7 +75,7 @@ def rejection_record(
             "reason": rejection.reason,
             "cause_type": cause.get("type"),
             "cause_reason": cause.get("reason"),
-            **diagnosis.as_record(),
+            **diagnosis_of(rejection).as_record(),
             "document": document.source.decode("utf-8"),
         },
         log_group=document.log_group,
@@ -160,8 +154,3 @@ def oversize_record(
         timestamp=document.timestamp,
         now_ms=now_ms,
     )
-
-
-def _cause(error: dict[str, Any]) -> dict[str, Any]:
-    cause = error.get("caused_by")
-    return cause if isinstance(cause, dict) else {}
