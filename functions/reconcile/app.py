@@ -2,9 +2,10 @@
 
 Invoked by an EventBridge schedule (every RECONCILE_INTERVAL_SECS; each group
 from its reconciled-through watermark up to now minus RECONCILE_SETTLE_SECS) or
-by hand with ``{"log_groups": [...], "start": "...", "end": "..."}``. Missing
-events are re-shipped; a group that failed for an infrastructure reason fails
-the invocation after every other group was done. See logstream.reconcile.
+by hand with ``{"log_groups": [...], "start": "...", "end": "..."}`` (bad input
+answers ``{"ok": false, "error": ...}``). Missing events are re-shipped; a group
+that failed for an infrastructure reason fails the invocation after every other
+group was done. See logstream.reconcile.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logstream.clients import deadline_for, reconciler
 from logstream.observability import logger, metrics, tracer
-from logstream.reconcile.service import handle_event
+from logstream.reconcile.request import handle_event
 from logstream.settings import load_settings
 
 

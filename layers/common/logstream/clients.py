@@ -20,7 +20,6 @@ from logstream.cluster.auth import http_auth
 from logstream.cluster.opensearch import connect
 from logstream.cluster.port import Cluster
 from logstream.observability import logger
-from logstream.reconcile.service import DynamoReconcileState, Reconciler, SourceCounter, Timing
 from logstream.retry import Backoff, Deadline
 from logstream.schema.templates import ensure_templates
 from logstream.settings import AuthMode, Settings, SettingsError, load_settings
@@ -194,32 +193,23 @@ def backfill_service() -> BackfillService:
 
 @cache
 def reconciler() -> Reconciler:
-    """Reconciliation: Insights counts (FilterLogEvents when a filter pattern is set,
-    when RECONCILE_INSIGHTS=false, or as fallback), the index via the alias."""
+    """Reconciliation: source counters per the settings (see ``counter_policy``),
+    the index via the alias, the watermarks and reports in the state table."""
+    from logstream.reconcile.group_run import Timing  # noqa: PLC0415
     from logstream.reconcile.index_counts import ClusterIndexCounter  # noqa: PLC0415
-    from logstream.reconcile.service import (  # noqa: PLC0415
-        Reconciler,
-    )
+    from logstream.reconcile.service import Reconciler  # noqa: PLC0415
     from logstream.reconcile.source_counts import (  # noqa: PLC0415
-        FallbackCounter,
-        FilterLogEventsCounter,
         FilterLogEventsFetcher,
-        InsightsCounter,
+        counter_policy,
     )
+    from logstream.reconcile.store import DynamoReconcileState  # noqa: PLC0415
 
     settings = load_settings()
     source = cloudwatch_source()
     backoff = Backoff(settings.backoff_base_ms, settings.backoff_max_ms)
-
-    def counter_for(log_group: str) -> SourceCounter:
-        scanner = FilterLogEventsCounter(source, filter_pattern=settings.filter_pattern)
-        if settings.filter_pattern or not settings.reconcile_insights:
-            return scanner
-        return FallbackCounter(InsightsCounter(logs_client(), source), scanner)
-
     return Reconciler(
         source=source,
-        counter_for=counter_for,
+        counter_for=counter_policy(settings, logs_client(), source),
         fetcher=FilterLogEventsFetcher(source, filter_pattern=settings.filter_pattern),
         index=ClusterIndexCounter(
             cluster(),

@@ -14,12 +14,7 @@ from typing import Any
 
 from logstream.clients import reconciler
 from logstream.observability import metrics
-from logstream.reconcile.service import (
-    DynamoReconcileState,
-    GroupReport,
-    RunReport,
-    Status,
-)
+from logstream.reconcile.report import GroupReport, RunReport, Status
 from logstream.retry import Deadline
 from logstream.settings import load_settings
 from logstream.times import iso, parse_time
@@ -85,6 +80,7 @@ def _reports(args: argparse.Namespace) -> int:
         print("error: STATE_TABLE is not set")
         return 2
     from logstream.clients import dynamodb_client  # noqa: PLC0415 - only this action needs it
+    from logstream.reconcile.store import DynamoReconcileState  # noqa: PLC0415 - same
 
     stored = DynamoReconcileState(dynamodb_client(), settings.state_table).reports(
         args.report_group, args.limit

@@ -12,7 +12,8 @@ from typing import Any, Final
 
 from logstream.cluster.port import Cluster, ClusterError
 from logstream.naming import index_pattern_for_group
-from logstream.reconcile.service import IndexUnavailable, Window
+from logstream.reconcile.ports import IndexUnavailable
+from logstream.reconcile.window import Window
 from logstream.retry import Backoff, Deadline
 
 _ID_PAGE: Final = 5_000
@@ -20,7 +21,7 @@ _ATTEMPTS: Final = 3
 
 
 class ClusterIndexCounter:
-    """:class:`logstream.reconcile.IndexCounter` over an opensearch-py client."""
+    """:class:`logstream.reconcile.ports.IndexCounter` over the :class:`Cluster` seam."""
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """The CloudWatch side of reconciliation: counting events per time bucket.
 
-Two counters implement :class:`logstream.reconcile.SourceCounter`:
+Two counters implement :class:`logstream.reconcile.ports.SourceCounter`:
 
 - :class:`InsightsCounter` runs one Logs Insights query,
   ``stats count(*) as ls_events by bin(<step>s) as ls_bucket``, over a window.
@@ -20,10 +20,11 @@ Two counters implement :class:`logstream.reconcile.SourceCounter`:
   FilterLogEvents takes the very same pattern).
 
 :class:`FallbackCounter` tries Insights and switches to FilterLogEvents for the
-rest of the group's run at the first failure. :class:`FilterLogEventsFetcher`
-reads the events of a leaf window.
+rest of the group's run at the first failure. :func:`counter_policy` chooses
+between them from the settings. :class:`FilterLogEventsFetcher` reads the
+events of a leaf window.
 
-All CloudWatch calls go through :class:`~logstream.sources.BotoCloudWatchSource`,
+All CloudWatch calls go through :class:`~logstream.aws.cloudwatch.BotoCloudWatchSource`,
 which backs off on throttling and counts calls by kind.
 """
 
@@ -39,8 +40,10 @@ from botocore.exceptions import ClientError
 
 from logstream.aws.cloudwatch import MAX_PAGE_EVENTS, BotoCloudWatchSource, LogGroupNotFound
 from logstream.observability import logger
-from logstream.reconcile.service import SECOND_MS, CountsUnavailable, SourceCounter, Window
+from logstream.reconcile.ports import CountsUnavailable, SourceCounter
+from logstream.reconcile.window import SECOND_MS, Window
 from logstream.retry import Deadline
+from logstream.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_logs.client import CloudWatchLogsClient
@@ -280,3 +283,22 @@ class FilterLogEventsFetcher:
                 filter_pattern=self._filter_pattern,
             )
         )
+
+
+def counter_policy(
+    settings: Settings, logs: CloudWatchLogsClient, source: BotoCloudWatchSource
+) -> Callable[[str], SourceCounter]:
+    """A fresh counter for each group's run (counters keep per-run state).
+
+    Insights with the FilterLogEvents fallback; FilterLogEvents alone when the
+    subscription has a filter pattern (Insights cannot apply it) or when
+    RECONCILE_INSIGHTS=false.
+    """
+
+    def counter_for(log_group: str) -> SourceCounter:
+        scanner = FilterLogEventsCounter(source, filter_pattern=settings.filter_pattern)
+        if settings.filter_pattern or not settings.reconcile_insights:
+            return scanner
+        return FallbackCounter(InsightsCounter(logs, source), scanner)
+
+    return counter_for

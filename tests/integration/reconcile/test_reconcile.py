@@ -3,7 +3,7 @@ the built ReconcileFunction.
 
 moto runs StartQuery but ignores ``stats`` (it returns raw rows), so these runs
 exercise the FilterLogEvents fallback; the Insights path is unit-tested on
-recorded-shape responses (tests/unit/test_reconcile.py).
+recorded-shape responses (tests/unit/reconcile/test_source_counts.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from devstack.cloudwatch import put_events, read_events, subscription_deliveries
 from devstack.payloads import make_events
 from logstream import clients
-from logstream.reconcile.service import ReconcileFailed
+from logstream.reconcile.report import ReconcileFailed
 from tests.integration.conftest import Deployment
 from tests.support.lambda_harness import invoke
 
