@@ -8,29 +8,25 @@ passes its ``timeout`` as opensearch-py's ``request_timeout``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import orjson
 from opensearchpy import OpenSearch, RequestsHttpConnection
-from opensearchpy.exceptions import ConnectionError as TransportConnectionError
-from opensearchpy.exceptions import NotFoundError, TransportError
+from opensearchpy.exceptions import TransportError
 
+from logstream.cluster.bulk_transport import BulkTransport
+from logstream.cluster.opensearch_admin import OpenSearchIndexAdmin
+from logstream.cluster.opensearch_calls import ENGINE_NAME, call
 from logstream.cluster.port import (
     DEFAULT_TIMEOUT,
     Capabilities,
     ClusterError,
     Engine,
-    IndexExists,
-    IndexMissing,
 )
+from logstream.observability import logger
 
-#: Only what the bulk sink reads: a smaller response to parse.
-_BULK_RESPONSE_FILTER: Final = "took,errors,items.*.status,items.*.error"
-_BULK_HEADERS: Final = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
 _SCROLL_KEEPALIVE: Final = "5m"
-#: How errors name the cluster to an operator.
-_ENGINE_NAME: Final = "OpenSearch"
 #: Index names per _field_caps request, so the URL stays short.
 _FIELD_CAPS_CHUNK: Final = 50
 
@@ -54,11 +50,17 @@ OPENSEARCH_SERVERLESS: Final = Capabilities(
 )
 
 
-class OpenSearchCluster:
+class OpenSearchCluster(OpenSearchIndexAdmin):
     """:class:`~logstream.cluster.port.Cluster` over an opensearch-py client."""
 
-    def __init__(self, client: OpenSearch, capabilities: Capabilities = OPENSEARCH) -> None:
-        self._client = client
+    def __init__(
+        self,
+        client: OpenSearch,
+        bulk_transport: BulkTransport,
+        capabilities: Capabilities = OPENSEARCH,
+    ) -> None:
+        super().__init__(client)
+        self._bulk = bulk_transport
         self._capabilities = capabilities
 
     @property
@@ -68,20 +70,7 @@ class OpenSearchCluster:
     # -- writing
 
     def bulk(self, gzipped_ndjson: bytes, timeout: float) -> dict[str, Any]:
-        response = _call(
-            lambda: self._client.transport.perform_request(
-                "POST",
-                "/_bulk",
-                headers=_BULK_HEADERS,
-                params={"filter_path": _BULK_RESPONSE_FILTER, "request_timeout": timeout},
-                body=gzipped_ndjson,
-            )
-        )
-        if not isinstance(response, dict):
-            raise ClusterError(
-                None, "bulk response was not a JSON object", retryable=True, engine=_ENGINE_NAME
-            )
-        return response
+        return self._bulk.post(gzipped_ndjson, timeout)
 
     def delete_documents(
         self, index: str, ids: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT
@@ -91,7 +80,7 @@ class OpenSearchCluster:
         body = b"".join(
             orjson.dumps({"delete": {"_index": index, "_id": doc_id}}) + b"\n" for doc_id in ids
         )
-        response = _call(
+        response = call(
             lambda: self._client.bulk(body=body, refresh="wait_for", request_timeout=timeout)
         )
         if not response.get("errors"):
@@ -107,7 +96,7 @@ class OpenSearchCluster:
     def search(
         self, index: str, body: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT
     ) -> dict[str, Any]:
-        response = _call(
+        response = call(
             lambda: self._client.search(
                 index=index,
                 body=dict(body),
@@ -118,7 +107,7 @@ class OpenSearchCluster:
         )
         if not isinstance(response, dict):
             raise ClusterError(
-                None, "search response was not a JSON object", retryable=True, engine=_ENGINE_NAME
+                None, "search response was not a JSON object", retryable=True, engine=ENGINE_NAME
             )
         return response
 
@@ -130,7 +119,7 @@ class OpenSearchCluster:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> int:
         body = {"query": dict(query)} if query is not None else None
-        response = _call(
+        response = call(
             lambda: self._client.count(
                 index=index,
                 body=body,
@@ -144,7 +133,7 @@ class OpenSearchCluster:
     def iter_hits(
         self, index: str, *, page_size: int, timeout: float = DEFAULT_TIMEOUT
     ) -> Iterator[list[dict[str, Any]]]:
-        response = _call(
+        response = call(
             lambda: self._client.search(
                 index=index,
                 scroll=_SCROLL_KEEPALIVE,
@@ -161,7 +150,7 @@ class OpenSearchCluster:
                     return
                 yield hits
                 scroll_id = response.get("_scroll_id", scroll_id)
-                response = _call(
+                response = call(
                     lambda current=scroll_id: self._client.scroll(  # type: ignore[misc]
                         scroll_id=current, scroll=_SCROLL_KEEPALIVE, request_timeout=timeout
                     )
@@ -180,7 +169,7 @@ class OpenSearchCluster:
     def refresh(self, index: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         if not self._capabilities.refresh:
             return
-        _call(
+        call(
             lambda: self._client.indices.refresh(
                 index=index,
                 ignore_unavailable=True,
@@ -196,7 +185,7 @@ class OpenSearchCluster:
         names = list(indices)
         for start in range(0, len(names), _FIELD_CAPS_CHUNK):
             chunk = names[start : start + _FIELD_CAPS_CHUNK]
-            response = _call(
+            response = call(
                 lambda chunk=chunk: self._client.field_caps(  # type: ignore[misc]
                     index=",".join(chunk),
                     fields=fields,
@@ -212,144 +201,6 @@ class OpenSearchCluster:
                     known["indices"] += list(info.get("indices") or chunk)
         return merged
 
-    # -- indices
-
-    def list_indices(self, pattern: str, *, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
-        try:
-            rows = _call(
-                lambda: self._client.cat.indices(
-                    index=pattern,
-                    format="json",
-                    h="index",
-                    expand_wildcards="open",
-                    request_timeout=timeout,
-                ),
-                missing=pattern,
-            )
-        except IndexMissing:
-            return []
-        return sorted(str(row["index"]) for row in rows or [])
-
-    def index_exists(self, index: str, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
-        return bool(
-            _call(lambda: self._client.indices.exists(index=index, request_timeout=timeout))
-        )
-
-    def mapping(self, index: str, *, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
-        response = _call(
-            lambda: self._client.indices.get_mapping(index=index, request_timeout=timeout),
-            missing=index,
-        )
-        body: dict[str, Any] = response.get(index) or next(iter(response.values()), {})
-        return dict(body.get("mappings") or {})
-
-    def index_meta(self, index: str, *, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
-        return dict(self.mapping(index, timeout=timeout).get("_meta") or {})
-
-    def create_index(
-        self,
-        index: str,
-        body: Mapping[str, Any] | None = None,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
-        try:
-            _call(
-                lambda: self._client.indices.create(
-                    index=index, body=dict(body or {}), request_timeout=timeout
-                )
-            )
-        except ClusterError as error:
-            if "resource_already_exists_exception" in error.reason:
-                raise IndexExists(index) from error
-            raise
-
-    def delete_index(self, index: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        if any(mark in index for mark in "*,?") or index.startswith(("_", "-")):
-            # One exact index only: a pattern here could delete a neighbour's data.
-            raise ValueError(f"refusing to delete {index!r}: not one exact index name")
-        try:
-            _call(
-                lambda: self._client.indices.delete(
-                    index=index, expand_wildcards="none", request_timeout=timeout
-                ),
-                missing=index,
-            )
-        except IndexMissing:
-            return
-
-    def set_write_block(
-        self, index: str, blocked: bool, *, timeout: float = DEFAULT_TIMEOUT
-    ) -> None:
-        _call(
-            lambda: self._client.indices.put_settings(
-                index=index,
-                body={"index.blocks.write": blocked},
-                request_timeout=timeout,
-            ),
-            missing=index,
-        )
-
-    # -- templates
-
-    def index_templates(
-        self, name: str, *, timeout: float = DEFAULT_TIMEOUT
-    ) -> dict[str, dict[str, Any]]:
-        try:
-            found = _call(
-                lambda: self._client.indices.get_index_template(name=name, request_timeout=timeout),
-                missing=name,
-            )
-        except IndexMissing:
-            return {}
-        return {
-            str(entry["name"]): dict(entry["index_template"])
-            for entry in found.get("index_templates", [])
-        }
-
-    def put_index_template(
-        self, name: str, body: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT
-    ) -> None:
-        _call(
-            lambda: self._client.indices.put_index_template(
-                name=name, body=dict(body), request_timeout=timeout
-            )
-        )
-
-
-def _call[T](request: Callable[[], T], *, missing: str | None = None) -> T:
-    """Run one opensearch-py call, translating its errors into :class:`ClusterError`.
-
-    ``missing`` names what a 404 means (then :class:`IndexMissing` is raised);
-    with ``missing=None`` a 404 is an ordinary failure.
-    """
-    try:
-        return request()
-    except NotFoundError as error:
-        if missing is not None:
-            raise IndexMissing(missing) from error
-        raise _translated(error) from error
-    except TransportConnectionError as error:  # includes timeouts
-        raise ClusterError(None, str(error), retryable=True, engine=_ENGINE_NAME) from error
-    except TransportError as error:
-        raise _translated(error) from error
-
-
-def _translated(error: TransportError) -> ClusterError:
-    status = error.status_code if isinstance(error.status_code, int) else None
-    retryable = status is None or status == 429 or status >= 500
-    return ClusterError(status, _error_summary(error), retryable=retryable, engine=_ENGINE_NAME)
-
-
-def _error_summary(error: TransportError) -> str:
-    info = error.info
-    if isinstance(info, dict):
-        detail = info.get("error")
-        if isinstance(detail, dict):
-            return f"{detail.get('type')}: {detail.get('reason')}"
-        return str(detail or info)
-    return str(error.error)
-
 
 def connect(
     url: str,
@@ -361,7 +212,14 @@ def connect(
     pool_size: int,
     serverless: bool,
 ) -> OpenSearchCluster:
-    """An :class:`OpenSearchCluster` for ``url``; nothing is sent until the first call."""
+    """An :class:`OpenSearchCluster` for ``url``; nothing is sent until the first call.
+
+    ``_bulk`` takes the lean transport (:mod:`logstream.cluster.bulk_transport`);
+    everything else goes through opensearch-py. Neither reads TLS or proxy
+    settings from the environment: ES_TLS_VERIFY and ES_CA_CERTS decide.
+    """
+    if not verify_certs:
+        logger.warning("TLS certificate verification of the cluster is OFF (ES_TLS_VERIFY=false)")
     client = OpenSearch(
         hosts=[url],
         http_auth=http_auth,
@@ -375,4 +233,17 @@ def connect(
         retry_on_timeout=False,
         pool_maxsize=max(pool_size, 2),
     )
-    return OpenSearchCluster(client, OPENSEARCH_SERVERLESS if serverless else OPENSEARCH)
+    for connection in client.transport.connection_pool.connections:
+        # requests would otherwise let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE and proxy
+        # variables override ES_TLS_VERIFY and ES_CA_CERTS, silently.
+        connection.session.trust_env = False
+    bulk = BulkTransport(
+        url,
+        http_auth=http_auth,
+        verify_certs=verify_certs,
+        ca_certs=ca_certs,
+        pool_size=pool_size,
+        engine=ENGINE_NAME,
+    )
+    capabilities = OPENSEARCH_SERVERLESS if serverless else OPENSEARCH
+    return OpenSearchCluster(client, bulk, capabilities)

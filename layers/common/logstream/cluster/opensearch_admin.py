@@ -1,0 +1,124 @@
+"""Index and template administration on OpenSearch: half of the :class:`Cluster` adapter.
+
+:class:`~logstream.cluster.opensearch.OpenSearchCluster` adds the document
+operations on top; the split keeps each class to one concern.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from logstream.cluster.opensearch_calls import call
+from logstream.cluster.port import DEFAULT_TIMEOUT, ClusterError, IndexExists, IndexMissing
+
+
+class OpenSearchIndexAdmin:
+    """Indices and composable templates, over an opensearch-py client."""
+
+    def __init__(self, client: OpenSearch) -> None:
+        self._client = client
+
+    # -- indices
+
+    def list_indices(self, pattern: str, *, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        try:
+            rows = call(
+                lambda: self._client.cat.indices(
+                    index=pattern,
+                    format="json",
+                    h="index",
+                    expand_wildcards="open",
+                    request_timeout=timeout,
+                ),
+                missing=pattern,
+            )
+        except IndexMissing:
+            return []
+        return sorted(str(row["index"]) for row in rows or [])
+
+    def index_exists(self, index: str, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
+        return bool(call(lambda: self._client.indices.exists(index=index, request_timeout=timeout)))
+
+    def mapping(self, index: str, *, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+        response = call(
+            lambda: self._client.indices.get_mapping(index=index, request_timeout=timeout),
+            missing=index,
+        )
+        body: dict[str, Any] = response.get(index) or next(iter(response.values()), {})
+        return dict(body.get("mappings") or {})
+
+    def index_meta(self, index: str, *, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+        return dict(self.mapping(index, timeout=timeout).get("_meta") or {})
+
+    def create_index(
+        self,
+        index: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        try:
+            call(
+                lambda: self._client.indices.create(
+                    index=index, body=dict(body or {}), request_timeout=timeout
+                )
+            )
+        except ClusterError as error:
+            if "resource_already_exists_exception" in error.reason:
+                raise IndexExists(index) from error
+            raise
+
+    def delete_index(self, index: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        if any(mark in index for mark in "*,?") or index.startswith(("_", "-")):
+            # One exact index only: a pattern here could delete a neighbour's data.
+            raise ValueError(f"refusing to delete {index!r}: not one exact index name")
+        try:
+            call(
+                lambda: self._client.indices.delete(
+                    index=index, expand_wildcards="none", request_timeout=timeout
+                ),
+                missing=index,
+            )
+        except IndexMissing:
+            return
+
+    def set_write_block(
+        self, index: str, blocked: bool, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        call(
+            lambda: self._client.indices.put_settings(
+                index=index,
+                body={"index.blocks.write": blocked},
+                request_timeout=timeout,
+            ),
+            missing=index,
+        )
+
+    # -- templates
+
+    def index_templates(
+        self, name: str, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> dict[str, dict[str, Any]]:
+        try:
+            found = call(
+                lambda: self._client.indices.get_index_template(name=name, request_timeout=timeout),
+                missing=name,
+            )
+        except IndexMissing:
+            return {}
+        return {
+            str(entry["name"]): dict(entry["index_template"])
+            for entry in found.get("index_templates", [])
+        }
+
+    def put_index_template(
+        self, name: str, body: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        call(
+            lambda: self._client.indices.put_index_template(
+                name=name, body=dict(body), request_timeout=timeout
+            )
+        )
