@@ -64,7 +64,7 @@ def main() -> int:
 
         service = backfill_service()
         job = service.start({"log_groups": [GROUP], "days": 1}, Deadline.after_seconds(60))
-        chunks = service.store.open_chunks(job.job_id)
+        chunks = service.chunks.open_chunks(job.job_id)
 
         # Baseline 1: the source alone, same windows, same page size.
         started = time.perf_counter()

@@ -2,7 +2,7 @@
 
 Invoked by hand (``{"action": "start", "log_groups": [...], "days": 3}``,
 ``status``, ``cancel``, ``list``) and by an EventBridge schedule that keeps
-working open jobs. See logstream.backfill.service for the guarantees.
+working open jobs. See logstream.backfill for the guarantees.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from logstream.backfill.service import handle_event
+from logstream.backfill.actions import handle_event
 from logstream.clients import backfill_service, deadline_for
 from logstream.observability import logger, metrics, tracer
 

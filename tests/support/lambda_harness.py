@@ -46,6 +46,14 @@ def _load(name: str, path: Path) -> ModuleType:
     return module
 
 
-def invoke(function: str, event: dict[str, Any], *, timeout_seconds: float = 120.0) -> Any:
-    """One synchronous invocation of a built handler."""
-    return load_handler(function)(event, FakeLambdaContext(timeout_seconds=timeout_seconds))
+def invoke(
+    function: str,
+    event: Any,
+    *,
+    timeout_seconds: float = 120.0,
+    context: FakeLambdaContext | None = None,
+) -> Any:
+    """One synchronous invocation of a built handler (``context`` replaces the default one)."""
+    return load_handler(function)(
+        event, context or FakeLambdaContext(timeout_seconds=timeout_seconds)
+    )

@@ -9,30 +9,31 @@ honoured by boto3 itself, ``ES_HOST`` by the settings).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 
+from logstream.backfill.auto import auto_backfill_hook
 from logstream.cluster.auth import http_auth
 from logstream.cluster.opensearch import connect
 from logstream.cluster.port import Cluster
 from logstream.observability import logger
 from logstream.retry import Backoff, Deadline
 from logstream.schema.templates import ensure_templates
-from logstream.settings import AuthMode, Settings, SettingsError, load_settings
+from logstream.settings import AuthMode, SettingsError, load_settings
 from logstream.shipping.bulk import ClusterBulkSink
 from logstream.shipping.checkpoints import CheckpointStore, DynamoCheckpointStore
 from logstream.shipping.live import LiveShipper
 from logstream.shipping.parking import Parking
-from logstream.shipping.payload import LogBatch
 from logstream.shipping.service import Shipper
 
 # Backfill, reconciliation and healing are imported where they are built, not
 # here: the decoder's cold start pays only for the live path (measured in
-# benchmarks/bench_cold_start.py).
+# benchmarks/bench_cold_start.py). logstream.backfill.auto is the exception: a
+# small hook that imports the rest of backfill when a new group shows up.
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_logs.client import CloudWatchLogsClient
@@ -124,7 +125,7 @@ def live_shipper() -> LiveShipper:
     return LiveShipper(
         shipper(),
         checkpoints=checkpoint_store() if settings.state_table else None,
-        on_live_batch=_auto_backfill_hook(settings),
+        on_live_batch=auto_backfill_hook(settings, backfill_service),
         own_log_groups=_own_log_groups(),
     )
 
@@ -140,27 +141,6 @@ def _own_log_groups() -> frozenset[str]:
     return frozenset({f"/aws/lambda/{name}"}) if name else frozenset()
 
 
-def _auto_backfill_hook(settings: Settings) -> Callable[[LogBatch, Deadline], object] | None:
-    """Plan a backfill the first time the live path sees a group (BACKFILL_DAYS > 0)."""
-    if settings.backfill_days <= 0 or settings.state_table is None:
-        return None
-    seen: set[str] = set()  # per container: only a new group costs a DynamoDB write
-
-    def hook(batch: LogBatch, deadline: Deadline) -> object:
-        if batch.log_group in seen:
-            return None
-        job_id = backfill_service().auto_backfill(batch.log_group, deadline)
-        seen.add(batch.log_group)
-        if job_id:
-            logger.info(
-                "first delivery from a group: backfill planned",
-                extra={"log_group": batch.log_group, "job_id": job_id},
-            )
-        return job_id
-
-    return hook
-
-
 @cache
 def cloudwatch_source() -> BotoCloudWatchSource:
     from logstream.aws.cloudwatch import BotoCloudWatchSource  # noqa: PLC0415 - see module imports
@@ -173,13 +153,19 @@ def cloudwatch_source() -> BotoCloudWatchSource:
 
 @cache
 def backfill_service() -> BackfillService:
-    from logstream.backfill.service import BackfillService, BackfillStore  # noqa: PLC0415
+    from logstream.backfill.chunk_store import ChunkStore  # noqa: PLC0415 - see module imports
+    from logstream.backfill.claims import GroupClaims  # noqa: PLC0415
+    from logstream.backfill.job_store import JobStore  # noqa: PLC0415
+    from logstream.backfill.service import BackfillService  # noqa: PLC0415
 
     settings = load_settings()
     if settings.state_table is None:
         raise SettingsError({"STATE_TABLE": "is required for backfill jobs but not set"})
+    jobs = JobStore(dynamodb_client(), settings.state_table)
     return BackfillService(
-        store=BackfillStore(dynamodb_client(), settings.state_table),
+        jobs=jobs,
+        chunks=ChunkStore(dynamodb_client(), settings.state_table, jobs),
+        claims=GroupClaims(dynamodb_client(), settings.state_table),
         source=cloudwatch_source(),
         shipper=shipper(),
         region=settings.aws_region,

@@ -14,12 +14,14 @@ pk                         sk                      item
                                                    read by the reconciler (a group's live
                                                    lag) and operators.
 ``backfill#<job>``         ``job``                 a backfill job: groups, range, counters,
-                                                   status. Backfill store.
+                                                   status. backfill/job_store.py.
 ``backfill#<job>``         ``chunk#<000042>``      one chunk: range, next token, lease owner
-                                                   and expiry, counters. Backfill workers.
-``backfill-jobs``          ``<created iso>#<job>`` the job index, newest last. Backfill store.
+                                                   and expiry, counters.
+                                                   backfill/chunk_store.py.
+``backfill-jobs``          ``<created iso>#<job>`` the job index, newest last.
+                                                   backfill/job_store.py.
 ``subscribed#<group>``     ``group``               first time a group was seen: claimed once
-                                                   by auto-backfill.
+                                                   by auto-backfill (backfill/claims.py).
 ``reconciled#<group>``     ``watermark``           ``watermark`` (ms): everything before it is
                                                    proven in the index. Reconciler.
 ``reconcile-report#<g>``   ``<run start iso>``     one run's report for a group (30-day TTL).

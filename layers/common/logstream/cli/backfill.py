@@ -11,8 +11,9 @@ import argparse
 import json
 from typing import Any
 
-from logstream.backfill.service import BackfillInputError, JobNotFound, JobView
+from logstream.backfill.model import JobView
 from logstream.clients import backfill_service
+from logstream.errors import InputError
 from logstream.retry import Deadline
 
 
@@ -70,7 +71,7 @@ def _start(args: argparse.Namespace) -> int:
     service = backfill_service()
     try:
         view = service.start(payload, Deadline.after_seconds(300))
-    except BackfillInputError as error:
+    except InputError as error:
         print(f"error: {error}")
         return 2
     print(_describe(view))
@@ -93,7 +94,7 @@ def _show_job(args: argparse.Namespace, *, cancel: bool) -> int:
     service = backfill_service()
     try:
         view = service.cancel(args.job_id) if cancel else service.status(args.job_id)
-    except JobNotFound as error:
+    except InputError as error:
         print(f"error: {error}")
         return 2
     print(json.dumps(view.as_dict(), indent=2) if args.json else _describe(view))

@@ -12,9 +12,12 @@ from typing import Any
 import pytest
 
 from devstack.cloudwatch import put_events, read_events, subscription_deliveries
+from devstack.lambda_context import FakeLambdaContext
 from devstack.payloads import make_events
 from logstream import clients
-from logstream.backfill.service import BackfillWorker
+from logstream.backfill.chunk_store import ChunkStore
+from logstream.backfill.model import Chunk
+from logstream.backfill.worker import BackfillWorker
 from logstream.retry import Deadline
 from logstream.shipping.service import DeliveryIncomplete
 from tests.integration.conftest import Deployment
@@ -68,19 +71,35 @@ def _work_until_done(job_id: str, *, limit: int = 30) -> list[dict[str, Any]]:
 
 
 def test_a_forced_stop_and_a_crash_resume_and_land_every_event_exactly_once(
-    deployment_behind_proxy: Deployment, fault_proxy: Any, backfill_env: None
+    deployment_behind_proxy: Deployment,
+    fault_proxy: Any,
+    backfill_env: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     deployment = deployment_behind_proxy
     groups = ["/aws/lambda/history-one", "/ecs/history#two"]
     total = _seed_history(deployment, groups, 50_000, days=3)
     assert _source_count(deployment, groups) == total
 
-    # 1. A start whose Lambda has little time: it plans, ships some, stops cleanly.
-    first = invoke(
-        "BackfillFunction",
-        {"action": "start", "log_groups": groups, "days": 3},
-        timeout_seconds=7.0,
-    )
+    # 1. A start whose Lambda runs short of time: it plans, ships some, stops cleanly.
+    #    The time left is scripted, not counted down, so a slow machine cannot make
+    #    it stop before any work: plenty until the first chunk is done, then 2 s
+    #    (1 s past DEADLINE_MARGIN_MS), less than a page is given.
+    remaining_ms = [120_000]
+    complete = ChunkStore.complete
+
+    def complete_then_run_short(store: ChunkStore, chunk: Chunk, owner: str) -> bool:
+        done = complete(store, chunk, owner)
+        remaining_ms[0] = 2_000
+        return done
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ChunkStore, "complete", complete_then_run_short)
+        first = invoke(
+            "BackfillFunction",
+            {"action": "start", "log_groups": groups, "days": 3},
+            context=FakeLambdaContext(remaining_ms=lambda: remaining_ms[0]),
+        )
     assert first["ok"], first
     job = first["job"]
     assert first["work"]["stopped_before_deadline"] is True
@@ -88,10 +107,20 @@ def test_a_forced_stop_and_a_crash_resume_and_land_every_event_exactly_once(
     assert 0 < job["events_shipped"] < total
 
     # 2. A worker that crashes mid-chunk: the cluster fails under it and the
-    #    invocation raises, leaving its lease to expire.
+    #    invocation raises, leaving its lease to expire. Scripted time again:
+    #    plenty until the cluster has refused three requests, then none left.
+    refused_before = fault_proxy.faults_injected
+
+    def out_of_time_once_refused() -> int:
+        return 60_000 if fault_proxy.faults_injected < refused_before + 3 else 0
+
     fault_proxy.reject_requests(100_000, status=503)
     with pytest.raises(DeliveryIncomplete):
-        invoke("BackfillFunction", SCHEDULED, timeout_seconds=15.0)
+        invoke(
+            "BackfillFunction",
+            SCHEDULED,
+            context=FakeLambdaContext(remaining_ms=out_of_time_once_refused),
+        )
     fault_proxy.clear_faults()
     time.sleep(5.5)  # the crashed worker's lease expires
 
@@ -149,7 +178,8 @@ def test_two_concurrent_workers_never_process_the_same_chunk(
 
     def work(name: str) -> None:
         worker = BackfillWorker(
-            service.store,
+            service.jobs,
+            service.chunks,
             service.source,
             service.shipper,
             region="us-east-1",
@@ -177,13 +207,13 @@ def test_a_lease_is_exclusive_until_it_expires(deployment: Deployment, backfill_
     _seed_history(deployment, groups, 100, days=1)
     service = clients.backfill_service()
     job = service.start({"log_groups": groups, "days": 1}, Deadline.after_seconds(60))
-    chunk = service.store.open_chunks(job.job_id)[0]
-    assert service.store.lease(chunk, "first", 1_000) is not None
-    assert service.store.lease(chunk, "second", 1_000) is None
+    chunk = service.chunks.open_chunks(job.job_id)[0]
+    assert service.chunks.lease(chunk, "first", 1_000) is not None
+    assert service.chunks.lease(chunk, "second", 1_000) is None
     time.sleep(1.1)
-    assert service.store.lease(chunk, "second", 1_000) is not None
+    assert service.chunks.lease(chunk, "second", 1_000) is not None
     # The first holder lost it: its progress writes are refused.
-    assert not service.store.save_page(
+    assert not service.chunks.save_page(
         chunk, "first", next_token="t", events=1, quarantined=0, lease_ms=1_000
     )
 
@@ -215,6 +245,14 @@ def history_group(deployment: Deployment) -> Iterator[str]:
         ({"action": "status", "job_id": "no-such-job"}, "does not exist"),
         ({"action": "cancel"}, "needs a job_id"),
         ({"action": "explode"}, "unknown action"),
+        # Hostile input is refused before anything is stored, and quoted short.
+        ({"log_groups": ["/aws/lambda/retained"], "start": 10**18}, "outside 1970-01-01"),
+        ({"log_groups": ["/aws/lambda/retained"], "start": "x" * 100_000}, "not ISO-8601"),
+        ({"log_groups": ["/aws/lambda/retained"], "end": "2026-11-20"}, "end needs a start"),
+        ({"log_groups": ["/" * 600], "days": 1}, "not a log group name"),
+        ({"log_groups": [f"/g/{n}" for n in range(101)], "days": 1}, "at most 100"),
+        ({"action": "status", "job_id": "j" * 5_000}, "does not exist"),
+        ({"action": ["start"]}, "unknown action"),
     ],
 )
 def test_bad_requests_get_a_clear_error_and_plan_nothing(
@@ -223,7 +261,32 @@ def test_bad_requests_get_a_clear_error_and_plan_nothing(
     answer = invoke("BackfillFunction", {"action": "start", **request_body})
     assert answer["ok"] is False
     assert error in answer["error"]
+    assert len(answer["error"]) < 400, "a rejected value is quoted short"
     assert invoke("BackfillFunction", {"action": "list"})["jobs"] == []
+
+
+@pytest.mark.parametrize("event", [["start"], "start", 42, None])
+def test_an_event_that_is_not_an_object_gets_a_clear_error(
+    deployment: Deployment, event: object
+) -> None:
+    answer = invoke("BackfillFunction", event)
+    assert answer["ok"] is False
+    assert "JSON object" in answer["error"]
+    assert invoke("BackfillFunction", {"action": "list"})["jobs"] == []
+
+
+def test_an_absurd_number_of_days_is_clamped_and_the_job_reads_back(
+    deployment: Deployment, history_group: str
+) -> None:
+    answer = invoke(
+        "BackfillFunction", {"action": "start", "log_groups": [history_group], "days": 10**9}
+    )
+    assert answer["ok"], answer
+    assert answer["job"]["start"] == "1970-01-01T00:00:00.000Z"
+    assert "BACKFILL_MAX_DAYS" in " ".join(answer["job"]["warnings"])
+    job_id = answer["job"]["job_id"]
+    assert invoke("BackfillFunction", {"action": "status", "job_id": job_id})["ok"]
+    assert [j["job_id"] for j in invoke("BackfillFunction", {"action": "list"})["jobs"]] == [job_id]
 
 
 def test_long_and_old_ranges_are_clamped_with_a_warning(
@@ -294,4 +357,4 @@ def test_cancelling_a_finished_job_leaves_it_done(
         ExpressionAttributeValues={":pk": {"S": "backfill-jobs"}},
     )["Items"]
     assert [item["status"]["S"] for item in index] == ["done"]
-    assert clients.backfill_service().store.job_ids(active_only=True) == []
+    assert clients.backfill_service().jobs.job_ids(active_only=True) == []
