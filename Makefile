@@ -57,6 +57,7 @@ demo: venv
 
 bench: venv
 	PYTHONPATH=layers/common:. $(PY) -m benchmarks.bench_decoder
+	PYTHONPATH=layers/common:. $(PY) -m benchmarks.bench_invocation
 	PYTHONPATH=layers/common:. $(PY) -m benchmarks.bench_cold_start
 	PYTHONPATH=layers/common:. $(PY) -m benchmarks.bench_backfill
 

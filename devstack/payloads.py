@@ -3,7 +3,9 @@
 ``subscription_payload`` builds exactly what a subscription filter hands the
 decoder (``{"awslogs": {"data": base64(gzip(json))}}``); ``realistic_messages``
 yields the mix the benchmark issue names: JSON application logs with nested
-objects, plain text lines and Lambda START / END / REPORT lines.
+objects, plain text lines and Lambda START / END / REPORT lines. The platform
+lines end in a newline, as Lambda writes them and CloudWatch keeps them (see
+``events/decoder-subscription.source.json``).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def realistic_messages(seed: int = 7) -> Iterator[str]:
     levels = ["INFO", "INFO", "INFO", "WARN", "ERROR", "DEBUG"]
     while True:
         request_id = str(uuid.UUID(int=rng.getrandbits(128)))
-        yield f"START RequestId: {request_id} Version: $LATEST"
+        yield f"START RequestId: {request_id} Version: $LATEST\n"
         for _ in range(rng.randint(2, 6)):
             if rng.random() < 0.6:
                 yield json.dumps(
@@ -87,11 +89,11 @@ def realistic_messages(seed: int = 7) -> Iterator[str]:
                 )
         duration = rng.uniform(1, 900)
         init = f"\tInit Duration: {rng.uniform(100, 900):.2f} ms" if rng.random() < 0.1 else ""
-        yield f"END RequestId: {request_id}"
+        yield f"END RequestId: {request_id}\n"
         yield (
             f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
             f"Billed Duration: {int(duration) + 1} ms\tMemory Size: 512 MB\t"
-            f"Max Memory Used: {rng.randint(60, 300)} MB{init}\t"
+            f"Max Memory Used: {rng.randint(60, 300)} MB{init}\t\n"
         )
 
 
