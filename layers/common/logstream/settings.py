@@ -16,11 +16,13 @@ from functools import cache
 from typing import Final
 from urllib.parse import urlsplit
 
+from logstream.errors import InputError
+
 #: Index-name characters OpenSearch refuses (besides uppercase).
 _ILLEGAL_INDEX_CHARS: Final = re.compile(r'[\\/*?"<>|,# :]')
 
 
-class SettingsError(ValueError):
+class SettingsError(InputError):
     """One or more environment variables are missing or malformed."""
 
     def __init__(self, problems: Mapping[str, str]) -> None:
