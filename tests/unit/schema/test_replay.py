@@ -82,7 +82,7 @@ def test_values_moved_count_once_when_a_document_is_tried_again() -> None:
     sink, parked = _Sink(), _Parked()
     replay = QuarantineReplay(
         None,  # type: ignore[arg-type]  # no field-limit refusal here: mappings are never read
-        sink,  # type: ignore[arg-type]
+        sink,
         parked,  # type: ignore[arg-type]
         depth_limit=20,
         settle=lambda heal, decisions: None,

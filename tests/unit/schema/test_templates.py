@@ -79,7 +79,10 @@ class _Templates:
 def test_a_template_of_a_neighbouring_deployment_is_never_overwritten() -> None:
     # Deployment "logs-drift" owns "logs-drift-logs"; group "logs" of "logs" would be named so.
     settings = Settings.from_env({"AWS_REGION": "us-east-1", "INDEX_PREFIX": "logs"})
-    theirs = {"index_patterns": ["logs-drift-*"], "_meta": {"managed_by": "logstream"}}
+    theirs: dict[str, object] = {
+        "index_patterns": ["logs-drift-*"],
+        "_meta": {"managed_by": "logstream"},
+    }
     cluster = _Templates({"logs-drift-logs": theirs})
     assert not ensure_drift_template(cluster, settings, "logs", {"json.a": "double"})  # type: ignore[arg-type]
     assert cluster.installed["logs-drift-logs"] is theirs
