@@ -271,13 +271,27 @@ class ClusterBulkSink:
             if error.status in (400, 413) and not error.retryable:
                 self._narrow(request, error, work, report)
             elif error.retryable:
-                self._retry(pending, request.attempt + 1, str(error), work, deadline, report)
+                self._retry(
+                    pending,
+                    attempt=request.attempt + 1,
+                    reason=str(error),
+                    work=work,
+                    deadline=deadline,
+                    report=report,
+                )
             else:
                 report.undelivered += [Undelivered(doc, str(error)) for doc in pending]
             return report
         retry, reason = self._sort_items(pending, response, report)
         if retry:
-            self._retry(retry, request.attempt + 1, reason, work, deadline, report)
+            self._retry(
+                retry,
+                attempt=request.attempt + 1,
+                reason=reason,
+                work=work,
+                deadline=deadline,
+                report=report,
+            )
         return report
 
     def _narrow(
@@ -303,6 +317,7 @@ class ClusterBulkSink:
     def _retry(
         self,
         documents: list[Document],
+        *,
         attempt: int,
         reason: str,
         work: RequestQueue[_Request],

@@ -18,12 +18,9 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
-from typing import Generic, TypeVar
-
-T = TypeVar("T")
 
 
-class RequestQueue(Generic[T]):
+class RequestQueue[T]:
     """Ready requests in order, then retries by due time; see the module docstring."""
 
     def __init__(
@@ -76,7 +73,7 @@ class RequestQueue(Generic[T]):
             self._changed.notify_all()
 
     def later(self, item: T, due: float, *, key: Hashable, join: Callable[[T], bool]) -> None:
-        """A retry, sent at ``due``; or absorbed by a waiting request of ``key`` if ``join`` says so.
+        """A retry to send at ``due``, unless a waiting request of ``key`` ``join``-s it in.
 
         ``join(waiting)`` runs under the queue's lock and returns whether it took the retry in.
         """
