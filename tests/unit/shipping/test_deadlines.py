@@ -78,7 +78,7 @@ def test_a_dynamodb_endpoint_that_never_answers_fails_the_call(silent_endpoint: 
 def test_the_composition_roots_boto_config_bounds_every_call() -> None:
     from logstream import clients  # noqa: PLC0415
 
-    config = clients._BOTO_CONFIG
+    config: Any = clients._BOTO_CONFIG  # the one config every client uses
     assert config.read_timeout is not None
     assert config.connect_timeout is not None
     assert config.retries is not None
