@@ -41,13 +41,15 @@ A template is rewritten only when its body differs from what is installed
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any, Final
 
 import orjson
 
-from logstream.cluster.port import Cluster
+from logstream.cluster.port import DEFAULT_TIMEOUT, Cluster, ClusterError
 from logstream.naming import index_prefix_for_group
 from logstream.observability import logger
+from logstream.retry import Deadline
 from logstream.settings import Settings
 
 _DATE: Final = {"type": "date", "format": "epoch_millis||strict_date_optional_time"}
@@ -259,27 +261,49 @@ def ensure_drift_template(
     return ensure_template(cluster, name, drift_template(settings, part, decided))
 
 
-def ensure_templates(cluster: Cluster, settings: Settings) -> list[str]:
+def ensure_templates(
+    cluster: Cluster, settings: Settings, deadline: Deadline | None = None
+) -> list[str]:
     """Install or update both templates; returns the names that were (re)written.
 
     When the logs template changed, every drift template of this prefix is
     rebuilt on it too, so a group with decisions never keeps an old envelope.
+    With a ``deadline`` each call may spend only the time left (at a cold start
+    this runs inside the first invocation's budget).
     """
+    timeout = _timeouts(settings, deadline)
     written = []
     for name, body in (
         (f"{settings.index_prefix}-logs", logs_template(settings)),
         (f"{settings.index_prefix}-quarantine", quarantine_template(settings)),
     ):
-        if ensure_template(cluster, name, body):
+        if ensure_template(cluster, name, body, timeout=timeout):
             written.append(name)
     if f"{settings.index_prefix}-logs" in written:
-        written += refresh_drift_templates(cluster, settings)
+        written += refresh_drift_templates(cluster, settings, timeout=timeout)
     return written
 
 
-def refresh_drift_templates(cluster: Cluster, settings: Settings) -> list[str]:
+def _timeouts(settings: Settings, deadline: Deadline | None) -> Callable[[], float]:
+    """Each call's timeout: HTTP_TIMEOUT_SECS, or less when the deadline leaves less."""
+
+    def timeout() -> float:
+        if deadline is None:
+            return float(settings.http_timeout_secs)
+        left = deadline.remaining()
+        if left <= 0:
+            raise ClusterError(None, "no time left to install templates", retryable=True)
+        return min(float(settings.http_timeout_secs), left)
+
+    return timeout
+
+
+def refresh_drift_templates(
+    cluster: Cluster, settings: Settings, *, timeout: Callable[[], float] | None = None
+) -> list[str]:
     """Rebuild every drift template of this prefix from the decisions in its ``_meta``."""
-    found = cluster.index_templates(drift_template_name(settings, "*"))
+    timeout = timeout or _timeouts(settings, None)
+    found = cluster.index_templates(drift_template_name(settings, "*"), timeout=timeout())
     written = []
     for name, template in sorted(found.items()):
         meta = template.get("_meta") or {}
@@ -288,16 +312,22 @@ def refresh_drift_templates(cluster: Cluster, settings: Settings) -> list[str]:
             continue
         if name != drift_template_name(settings, part) or not isinstance(fields, dict):
             continue
-        if ensure_template(cluster, name, drift_template(settings, part, fields)):
+        if ensure_template(cluster, name, drift_template(settings, part, fields), timeout=timeout):
             written.append(name)
     return written
 
 
-def ensure_template(cluster: Cluster, name: str, body: dict[str, Any]) -> bool:
+def ensure_template(
+    cluster: Cluster,
+    name: str,
+    body: dict[str, Any],
+    *,
+    timeout: Callable[[], float] = lambda: DEFAULT_TIMEOUT,
+) -> bool:
     """PUT ``body`` as composable template ``name`` unless the same body is installed."""
     stamped, digest = _with_hash(body)
-    current = cluster.index_templates(name).get(name)
+    current = cluster.index_templates(name, timeout=timeout()).get(name)
     if current is not None and (current.get("_meta") or {}).get("content_hash") == digest:
         return False
-    cluster.put_index_template(name, stamped)
+    cluster.put_index_template(name, stamped, timeout=timeout())
     return True

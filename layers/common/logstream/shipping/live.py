@@ -43,7 +43,7 @@ class LiveShipper:
 
     def ship_payload(self, raw_data: str, deadline: Deadline) -> ShipReport:
         """One ``awslogs.data`` string from a subscription filter."""
-        self._shipper.ensure_prepared()
+        self._shipper.ensure_prepared(deadline)
         try:
             batch = decode_payload(raw_data)
         except PayloadError as error:
