@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from logstream.schema.decisions import DecisionStore
     from logstream.schema.healer import SchemaHealer
     from logstream.schema.rescue import DriftRescue
-    from logstream.shipping.bulk import DeliveryReport, Rejection
+    from logstream.shipping.delivery import DeliveryReport, Rejection
 
 # Bounded so an endpoint that accepts TCP and never answers cannot hold an
 # invocation: each attempt waits at most connect + read, and there are two.

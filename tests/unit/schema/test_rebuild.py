@@ -15,7 +15,7 @@ from logstream.schema.decisions import GroupDecisions, MemoryDecisionStore
 from logstream.schema.parked import ParkedDocuments
 from logstream.schema.rebuild import IndexRebuilder
 from logstream.schema.report import GroupHeal
-from logstream.shipping.bulk import DeliveryReport, Undelivered
+from logstream.shipping.delivery import DeliveryReport, Undelivered
 from logstream.shipping.documents import Document
 
 PREFIX = "logs"

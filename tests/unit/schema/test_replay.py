@@ -13,7 +13,7 @@ from logstream.schema.diagnosis import diagnose
 from logstream.schema.parked import ParkedDocument
 from logstream.schema.replay import QuarantineReplay
 from logstream.schema.report import GroupHeal
-from logstream.shipping.bulk import DeliveryReport, Rejection
+from logstream.shipping.delivery import DeliveryReport, Rejection
 from logstream.shipping.documents import Document
 
 GROUP = "/app"

@@ -17,13 +17,8 @@ import pytest
 
 from logstream.cluster.port import ClusterError
 from logstream.retry import Backoff, Deadline
-from logstream.shipping.bulk import (
-    ClusterBulkSink,
-    ItemOutcome,
-    chunk_documents,
-    classify_item,
-    encode_bulk_body,
-)
+from logstream.shipping.bulk import ClusterBulkSink, chunk_documents, encode_bulk_body
+from logstream.shipping.bulk_response import ItemOutcome, classify_item
 from logstream.shipping.documents import Document
 
 Answer = Callable[[list[dict[str, Any]]], dict[str, Any]]

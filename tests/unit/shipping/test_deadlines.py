@@ -21,8 +21,8 @@ from logstream.observability import metrics
 from logstream.retry import Deadline
 from logstream.schema.templates import ensure_templates
 from logstream.settings import Settings
-from logstream.shipping.bulk import DeliveryReport
 from logstream.shipping.checkpoints import DynamoCheckpointStore, StreamKey
+from logstream.shipping.delivery import DeliveryReport
 from logstream.shipping.documents import Document, EventOrigin
 from logstream.shipping.parking import Parking
 from logstream.shipping.service import Shipper

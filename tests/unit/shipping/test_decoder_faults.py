@@ -20,7 +20,7 @@ import pytest
 
 from devstack.payloads import encode_data
 from logstream.retry import Deadline
-from logstream.shipping.bulk import DeliveryReport, Undelivered
+from logstream.shipping.delivery import DeliveryReport, Undelivered
 from logstream.shipping.documents import BadEvent, Document, EventOrigin, build_documents
 from logstream.shipping.live import LiveShipper
 from logstream.shipping.parking import Parking

@@ -34,7 +34,7 @@ from logstream.schema.parked import ParkedDocuments
 from logstream.schema.report import GroupHeal
 from logstream.schema.scan import FieldConflict
 from logstream.schema.transform import heal_source
-from logstream.shipping.bulk import BulkSink
+from logstream.shipping.delivery import BulkSink
 from logstream.shipping.documents import Document
 
 _PAGE_SIZE: Final = 500

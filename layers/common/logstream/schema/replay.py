@@ -22,7 +22,7 @@ from logstream.schema.mappings import MappingSource
 from logstream.schema.parked import PAGE_SIZE, ParkedDocument, ParkedDocuments
 from logstream.schema.report import GroupHeal
 from logstream.schema.transform import TransformResult, heal_source
-from logstream.shipping.bulk import BulkSink, Rejection
+from logstream.shipping.delivery import BulkSink, Rejection
 from logstream.shipping.documents import Document
 
 #: How often a parked document is transformed and sent before it is parked again.

@@ -1,16 +1,8 @@
 """Bulk delivery: NDJSON, gzip request bodies, and an outcome for every document.
 
-Each document ends in exactly one bucket of a :class:`DeliveryReport`:
-
-- ``delivered``   the cluster created it (201/200);
-- ``duplicates``  it was already there (409 on ``create``): replays are harmless;
-- ``rejected``    the cluster refused the document itself (HTTP 400: mapping
-                  and parsing errors, or a lone document refused whole: 413
-                  too large, 400 invalid);
-                  the caller parks it in quarantine;
-- ``undelivered`` still failing when retries or time ran out (429, 5xx,
-                  ``es_rejected_execution_exception``, timeouts, auth or
-                  cluster-block errors): the caller must fail the invocation.
+Each document ends in exactly one bucket of a
+:class:`~logstream.shipping.delivery.DeliveryReport` (what each bucket means is
+written there).
 
 Requests are bounded by BATCH_SIZE documents and BATCH_MAX_BYTES, at most
 MAX_IN_FLIGHT are sent at once from one shared queue, a request the cluster
@@ -26,106 +18,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, Final, Protocol
+from dataclasses import dataclass
 
 from isal import igzip
 
 from logstream.cluster.port import BulkEndpoint, ClusterError
 from logstream.retry import Backoff, Deadline
+from logstream.shipping.bulk_response import sort_items, whole_request_rejection
+from logstream.shipping.delivery import DeliveryReport, Undelivered
 from logstream.shipping.documents import Document
 from logstream.shipping.request_queue import RequestQueue
-
-#: Error types that mean "try again later", whatever the HTTP status says.
-_RETRYABLE_ERROR_TYPES: Final = frozenset(
-    {
-        "es_rejected_execution_exception",
-        "rejected_execution_exception",
-        "circuit_breaking_exception",
-        "process_cluster_event_timeout_exception",
-        "unavailable_shards_exception",
-        "timeout_exception",
-    }
-)
-
-
-class ItemOutcome(StrEnum):
-    DELIVERED = "delivered"
-    DUPLICATE = "duplicate"
-    RETRY = "retry"
-    REJECTED = "rejected"
-    FAILED = "failed"
-
-
-def classify_item(status: int, error_type: str | None) -> ItemOutcome:
-    """What one bulk response item means for its document."""
-    if status in (200, 201):
-        return ItemOutcome.DELIVERED
-    if status == 409:
-        return ItemOutcome.DUPLICATE
-    if status == 429 or status >= 500 or error_type in _RETRYABLE_ERROR_TYPES:
-        return ItemOutcome.RETRY
-    if status == 400:
-        return ItemOutcome.REJECTED
-    # 401/403/404 and the like are about the cluster, not the document:
-    # parking the document would hide an outage, so it stays undelivered.
-    return ItemOutcome.FAILED
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    document: Document
-    status: int
-    error_type: str
-    reason: str
-    error: dict[str, Any]
-
-    @property
-    def cause(self) -> dict[str, Any]:
-        """The error's ``caused_by`` (where mapping errors name the field), or {}."""
-        cause = self.error.get("caused_by")
-        return cause if isinstance(cause, dict) else {}
-
-
-@dataclass(frozen=True, slots=True)
-class Undelivered:
-    document: Document
-    reason: str
-
-
-@dataclass(slots=True)
-class DeliveryReport:
-    delivered: list[Document] = field(default_factory=list)
-    duplicates: list[Document] = field(default_factory=list)
-    rejected: list[Rejection] = field(default_factory=list)
-    undelivered: list[Undelivered] = field(default_factory=list)
-    retried: int = 0
-    requests: int = 0
-    splits: int = 0
-    bytes_sent: int = 0
-    seconds: float = 0.0
-
-    def merge(self, other: DeliveryReport) -> None:
-        self.delivered += other.delivered
-        self.duplicates += other.duplicates
-        self.rejected += other.rejected
-        self.undelivered += other.undelivered
-        self.retried += other.retried
-        self.requests += other.requests
-        self.splits += other.splits
-        self.bytes_sent += other.bytes_sent
-
-    @property
-    def acknowledged(self) -> list[Document]:
-        """Documents the cluster answered for: created, already there, or refused for cause."""
-        return self.delivered + self.duplicates + [r.document for r in self.rejected]
-
-
-class BulkSink(Protocol):
-    """Where documents go. One real implementation; tests use the real cluster."""
-
-    def deliver(self, documents: Sequence[Document], deadline: Deadline) -> DeliveryReport: ...
 
 
 def encode_bulk_body(documents: Sequence[Document]) -> bytes:
@@ -282,7 +184,7 @@ class ClusterBulkSink:
             else:
                 report.undelivered += [Undelivered(doc, str(error)) for doc in pending]
             return report
-        retry, reason = self._sort_items(pending, response, report)
+        retry, reason = sort_items(pending, response, report)
         if retry:
             self._retry(
                 retry,
@@ -308,7 +210,7 @@ class ClusterBulkSink:
         """
         pending = request.documents
         if len(pending) == 1:
-            report.rejected.append(_whole_request_rejection(pending[0], error))
+            report.rejected.append(whole_request_rejection(pending[0], error))
             return
         report.splits += 1
         middle = len(pending) // 2
@@ -345,72 +247,6 @@ class ClusterBulkSink:
 
         work.later(retry, self._clock() + pause, key=attempt, join=join)
 
-    @staticmethod
-    def _sort_items(
-        pending: Sequence[Document], response: dict[str, Any], report: DeliveryReport
-    ) -> tuple[list[Document], str]:
-        items = response.get("items")
-        if not isinstance(items, list) or len(items) != len(pending):
-            # Without one answer per document nothing can be counted as delivered.
-            return list(
-                pending
-            ), f"bulk response had {len(items or [])} items for {len(pending)} docs"
-        if response.get("errors") is False:
-            # The bulk API's own summary: no item failed, so every one was created.
-            report.delivered += pending
-            return [], ""
-        retry: list[Document] = []
-        reason = ""
-        for document, item in zip(pending, items, strict=True):
-            # The single key is the op name; read whichever it is (create, index...).
-            result: dict[str, Any] = next(iter(item.values()))
-            status = int(result.get("status", 0))
-            raw_error = result.get("error") or {}
-            error: dict[str, Any] = (
-                raw_error if isinstance(raw_error, dict) else {"reason": str(raw_error)}
-            )
-            error_type = error.get("type")
-            outcome = classify_item(status, error_type)
-            if outcome is ItemOutcome.DELIVERED:
-                report.delivered.append(document)
-            elif outcome is ItemOutcome.DUPLICATE:
-                report.duplicates.append(document)
-            elif outcome is ItemOutcome.REJECTED:
-                report.rejected.append(
-                    Rejection(
-                        document,
-                        status,
-                        str(error_type or "unknown"),
-                        str(error.get("reason", "")),
-                        error,
-                    )
-                )
-            elif outcome is ItemOutcome.RETRY:
-                retry.append(document)
-                reason = f"item status {status} {error_type or ''}".strip()
-            else:
-                report.undelivered.append(
-                    Undelivered(document, f"item status {status}: {_item_reason(error)}")
-                )
-        return retry, reason
-
 
 def _size(documents: Sequence[Document]) -> int:
     return sum([len(d.line) for d in documents])
-
-
-def _whole_request_rejection(document: Document, error: ClusterError) -> Rejection:
-    if error.status == 413:
-        return Rejection(document, 413, "request_entity_too_large", str(error), {})
-    # The transport summarises the error body as "<type>: <reason>".
-    error_type, _, reason = error.reason.partition(": ")
-    if not reason:
-        error_type, reason = "bad_request", error.reason
-    status = error.status or 400
-    return Rejection(document, status, error_type, reason, {"type": error_type, "reason": reason})
-
-
-def _item_reason(error: Any) -> str:
-    if isinstance(error, dict):
-        return f"{error.get('type')}: {error.get('reason')}"
-    return str(error)

@@ -55,7 +55,7 @@ class LiveShipper:
         try:
             raw_data = subscription_data(event)
         except PayloadError as error:
-            self._shipper.ensure_prepared()
+            self._shipper.ensure_prepared(deadline)
             return self._park_bad_payload(json_text(event), error, deadline)
         return self.ship_payload(raw_data, deadline)
 

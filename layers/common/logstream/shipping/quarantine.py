@@ -22,7 +22,7 @@ from typing import Any, Final
 import orjson
 
 from logstream.schema.diagnosis import diagnosis_of
-from logstream.shipping.bulk import Rejection
+from logstream.shipping.delivery import Rejection
 from logstream.shipping.documents import BadEvent, Document, OversizeEvent
 from logstream.shipping.payload import PayloadError
 

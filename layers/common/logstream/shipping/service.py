@@ -22,8 +22,8 @@ from typing import Any
 from logstream.naming import is_sanitized
 from logstream.observability import Metric, count
 from logstream.retry import Deadline
-from logstream.shipping.bulk import BulkSink, DeliveryReport
 from logstream.shipping.checkpoints import CheckpointStore, acknowledged_watermarks
+from logstream.shipping.delivery import BulkSink, DeliveryReport
 from logstream.shipping.documents import Document, EventOrigin, build_documents
 from logstream.shipping.parking import Parking
 from logstream.shipping.report import DeliveryIncomplete, ShipReport, emit
