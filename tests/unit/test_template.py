@@ -823,6 +823,13 @@ def test_outputs(source: Json) -> None:
         "BackfillFunctionName",
         "ReconcileFunctionName",
         "SchemaHealFunctionName",
+        # What `logstream --stack-name` reads as its settings (logstream.operations.stack).
+        "OpenSearchEndpoint",
+        "AuthMode",
+        "OpenSearchUser",
+        "OpenSearchPasswordSecretArn",
+        "IndexPrefix",
+        "LogGroupNames",
     }
 
 
