@@ -824,12 +824,12 @@ def test_outputs(source: Json) -> None:
         "ReconcileFunctionName",
         "SchemaHealFunctionName",
         # What `logstream --stack-name` reads as its settings (logstream.operations.stack).
-        "OpenSearchEndpoint",
-        "AuthMode",
-        "OpenSearchUser",
-        "OpenSearchPasswordSecretArn",
-        "IndexPrefix",
-        "LogGroupNames",
+        "ClusterEndpoint",
+        "ClusterAuthMode",
+        "ClusterUser",
+        "ClusterPasswordSecretArn",
+        "IndexNamePrefix",
+        "ShippedLogGroups",
     }
 
 

@@ -6,7 +6,9 @@ destination (the SQS queue ``DecoderFailureQueueUrl``) receives a record whose
 ships each payload through the live path (same ``_id`` per event, so events
 already indexed are harmless duplicates) and deletes a message only after
 its whole batch was delivered or parked. A message that fails again, or is
-not such a record, stays in the queue and is reported.
+not such a record, stays in the queue and is reported; it is hidden from the
+rest of the run (so the run ends) and made visible again when the run ends,
+ready for the next replay.
 """
 
 from __future__ import annotations
@@ -67,6 +69,24 @@ class FailureReplay:
     def run(self, deadline: Deadline, *, max_messages: int | None = None) -> ReplayReport:
         report = ReplayReport()
         seen: set[str] = set()
+        kept: list[str] = []
+        try:
+            self._drain(deadline, max_messages, report, seen, kept)
+        finally:
+            for receipt in kept:
+                self._sqs.change_message_visibility(
+                    QueueUrl=self._queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
+                )
+        return report
+
+    def _drain(
+        self,
+        deadline: Deadline,
+        max_messages: int | None,
+        report: ReplayReport,
+        seen: set[str],
+        kept: list[str],
+    ) -> None:
         while deadline.remaining() >= _MESSAGE_MIN_SECONDS:
             wanted = 10 if max_messages is None else min(10, max_messages - report.messages)
             if wanted <= 0:
@@ -83,26 +103,28 @@ class FailureReplay:
             for message in fresh:
                 seen.add(message.get("MessageId", ""))
                 report.messages += 1
-                self._replay(message, report, deadline)
-        return report
+                if not self._replay(message, report, deadline):
+                    kept.append(message["ReceiptHandle"])
 
-    def _replay(self, message: Any, report: ReplayReport, deadline: Deadline) -> None:
+    def _replay(self, message: Any, report: ReplayReport, deadline: Deadline) -> bool:
+        """Ship one message's batch; True once it was delivered and the message deleted."""
         try:
             data = request_payload_data(str(message.get("Body", "")))
         except (TypeError, ValueError) as error:
             report.unreadable += 1
             report.errors.append(f"message {message.get('MessageId')}: {error}")
-            return
+            return False
         try:
             shipped = self._shipper.ship_payload(data, deadline)
         except LogstreamError as error:
             # Kept in the queue: it becomes visible again for the next replay.
             report.failed += 1
             report.errors.append(f"message {message.get('MessageId')}: {error}"[:500])
-            return
+            return False
         self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
         report.replayed += 1
         report.events += shipped.events
         report.delivered += shipped.delivered
         report.duplicates += shipped.duplicates
         report.quarantined += shipped.quarantined
+        return True

@@ -23,17 +23,17 @@ if TYPE_CHECKING:
 #: Stack output -> the setting it gives (template.yaml ``Outputs``).
 OUTPUT_SETTINGS: Final[Mapping[str, str]] = {
     "StateTableName": "STATE_TABLE",
-    "OpenSearchEndpoint": "ES_HOST",
-    "AuthMode": "ES_AUTH",
-    "OpenSearchUser": "ES_USER",
-    "OpenSearchPasswordSecretArn": "ES_PASS_SECRET_ARN",
-    "IndexPrefix": "INDEX_PREFIX",
-    "LogGroupNames": "LOG_GROUPS",
+    "ClusterEndpoint": "ES_HOST",
+    "ClusterAuthMode": "ES_AUTH",
+    "ClusterUser": "ES_USER",
+    "ClusterPasswordSecretArn": "ES_PASS_SECRET_ARN",
+    "IndexNamePrefix": "INDEX_PREFIX",
+    "ShippedLogGroups": "LOG_GROUPS",
     "DecoderFailureQueueUrl": "FAILURE_QUEUE_URL",
     "DecoderFunctionArn": "DECODER_FUNCTION_ARN",
 }
 #: Outputs a stack must have for the commands to work.
-REQUIRED_OUTPUTS: Final = ("StateTableName", "OpenSearchEndpoint", "IndexPrefix")
+REQUIRED_OUTPUTS: Final = ("StateTableName", "ClusterEndpoint", "IndexNamePrefix")
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ class Tail:
 
     def last(self, count: int) -> list[TailLine]:
         """The newest ``count`` documents, oldest first; later polls continue after them."""
+        self._cluster.refresh(self._pattern)
         lines = self._search({"match_all": {}}, "desc", max(count, 1))[: max(count, 0)]
         lines.reverse()
         if lines:
