@@ -368,3 +368,22 @@ def test_cancelling_a_finished_job_leaves_it_done(
     )["Items"]
     assert [item["status"]["S"] for item in index] == ["done"]
     assert clients.backfill_service().jobs.job_ids(active_only=True) == []
+
+
+def test_a_retried_start_with_its_client_token_answers_with_the_same_job(
+    deployment: Deployment, history_group: str
+) -> None:
+    request = {"action": "start", "log_groups": [history_group], "days": 1, "client_token": "t-1"}
+    first = invoke("BackfillFunction", request)
+    again = invoke("BackfillFunction", request)
+    assert first["ok"] and again["ok"], (first, again)
+    assert again["job"]["job_id"] == first["job"]["job_id"]
+    assert [j["job_id"] for j in invoke("BackfillFunction", {"action": "list"})["jobs"]] == [
+        first["job"]["job_id"]
+    ]
+    token = deployment.dynamodb.get_item(
+        TableName=deployment.settings.state_table or "",
+        Key={"pk": {"S": "backfill-token#t-1"}, "sk": {"S": "token"}},
+    )["Item"]
+    assert token["job_id"]["S"] == first["job"]["job_id"]
+    assert int(token["expires_at"]["N"]) > 0
