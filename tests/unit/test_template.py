@@ -890,6 +890,13 @@ def test_outputs(source: Json) -> None:
         "ReconcileFunctionName",
         "SchemaHealFunctionName",
         "DashboardUrl",
+        # What `logstream --stack-name` reads as its settings (logstream.operations.stack).
+        "ClusterEndpoint",
+        "ClusterAuthMode",
+        "ClusterUser",
+        "ClusterPasswordSecretArn",
+        "IndexNamePrefix",
+        "ShippedLogGroups",
     }
 
 

@@ -170,6 +170,7 @@ def backfill_service() -> BackfillService:
     from logstream.backfill.claims import GroupClaims  # noqa: PLC0415
     from logstream.backfill.job_store import JobStore  # noqa: PLC0415
     from logstream.backfill.service import BackfillService  # noqa: PLC0415
+    from logstream.backfill.tokens import ClientTokens  # noqa: PLC0415
 
     settings = load_settings()
     if settings.state_table is None:
@@ -187,6 +188,7 @@ def backfill_service() -> BackfillService:
         max_days=settings.backfill_max_days,
         target_chunk_events=settings.backfill_chunk_events,
         lease_ms=settings.backfill_lease_secs * 1000,
+        tokens=ClientTokens(dynamodb_client(), settings.state_table),
     )
 
 
