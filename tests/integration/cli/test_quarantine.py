@@ -34,9 +34,8 @@ def test_redrive_lands_every_parked_document_once_its_cause_is_fixed(
     events = make_events(200, TS, step_ms=10)
     expected = {document_id(e["id"]) for e in events}
     # The cause: the group's daily index is closed, so the cluster refuses every document.
-    clients.shipper().ensure_prepared(
-        Deadline.after_seconds(60)
-    )  # the templates, as the first delivery installs them
+    # The templates, as the first delivery installs them.
+    clients.shipper().ensure_prepared(Deadline.after_seconds(60))
     deployment.search.indices.create(index=index)
     deployment.search.indices.close(index=index)
     for start in range(0, 200, 50):
