@@ -69,6 +69,7 @@ SAMPLE_PARAMETERS: Mapping[str, str | tuple[str, ...]] = {
 }
 
 GLOBAL_ENVIRONMENT = {
+    "LOGSTREAM_OWN_LOG_GROUP_PREFIXES",
     "ES_HOST",
     "ES_AUTH",
     "ES_USER",

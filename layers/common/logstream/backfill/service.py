@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from logstream.aws.cloudwatch import CloudWatchSource
 from logstream.backfill.chunk_store import ChunkStore
@@ -21,6 +21,7 @@ from logstream.backfill.request import parse_request
 from logstream.backfill.tokens import ClientTokens
 from logstream.backfill.worker import BackfillWorker
 from logstream.observability import logger
+from logstream.own_groups import OwnGroups
 from logstream.retry import Deadline
 from logstream.shipping.service import Shipper
 
@@ -41,6 +42,7 @@ class BackfillService:
     target_chunk_events: int
     lease_ms: int
     tokens: ClientTokens | None = None
+    own_groups: OwnGroups = field(default_factory=OwnGroups)
     clock: Callable[[], float] = time.time
 
     def _now_ms(self) -> int:
@@ -69,6 +71,7 @@ class BackfillService:
             now_ms=self._now_ms(),
             max_days=self.max_days,
             target_chunk_events=self.target_chunk_events,
+            exclude=self.own_groups,
         )
         if bound is not None:
             # The token's first start stopped before storing its job: finish it under its id.
