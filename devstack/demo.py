@@ -261,7 +261,7 @@ def _keep_running(moto_url: str) -> None:
         "LOG_GROUPS",
         "BACKFILL_DAYS",
     )
-    chapter(8, "The stack stays up (KEEP=1); Ctrl-C stops it")
+    chapter(10, "The stack stays up (KEEP=1); Ctrl-C stops it")
     say(f"OpenSearch  {os.environ['ES_HOST']}   (curl {os.environ['ES_HOST']}/_cat/indices?v)")
     say(f"moto (AWS)  {moto_url}")
     say()
@@ -275,7 +275,7 @@ def _keep_running(moto_url: str) -> None:
         f"reconcile run --group '{ORDERS}'",
         "drift report",
         "backfill list",
-        "quarantine --help",
+        "quarantine list",
         f"tail '{PAYMENTS}'",
     ):
         say(f"  python -m logstream.cli {example}")
@@ -308,15 +308,15 @@ def main() -> int:
 
         chapter(5, "Reconciliation: count CloudWatch against the index, re-ship what is missing")
         _cli("reconcile", "run", "--group", ORDERS, "--group", PAYMENTS, "--start", str(start))
-        chapter(5, "Schema healing: decide the drifted field, replay the quarantine")
+        chapter(6, "Schema healing: decide the drifted field, replay the quarantine")
         _cli("drift", "heal")
         say()
         say("counted by _id against CloudWatch:")
         _counts_by_id("after")
-        chapter(5, "Reconciliation again, from the watermark as the schedule runs it: clean")
+        chapter(7, "Reconciliation again, from the watermark as the schedule runs it: clean")
         _cli("reconcile", "run", "--group", ORDERS, "--group", PAYMENTS)
 
-        chapter(6, "Backfill: a group that only has history")
+        chapter(8, "Backfill: a group that only has history")
         _cli(
             "backfill",
             "start",
@@ -327,13 +327,13 @@ def main() -> int:
             "--work",
             "120",
             "--interval",
-            "0.5",
+            "1",
         )
         say()
         _work_auto_jobs()
         _cli("backfill", "list")
 
-        chapter(7, "logstream status, and the headline")
+        chapter(9, "logstream status, and the headline")
         _cli("status")
         say("(subscribed NO: moto has no subscription filters; the demo delivered by hand)")
         say()

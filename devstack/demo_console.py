@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -31,6 +32,8 @@ def quiet_logging() -> None:
     """Only errors from the libraries: their INFO lines would interrupt the story."""
     for name in ("werkzeug", "botocore", "urllib3", "opensearch", "logstream"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # The demo records no metrics (see demo._no_metrics), so Powertools would warn at each flush.
+    warnings.filterwarnings("ignore", message="No application metrics", category=UserWarning)
 
 
 @contextmanager
