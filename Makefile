@@ -18,7 +18,7 @@ export SAM_CLI_TELEMETRY := 0
 .PHONY: help venv lint typecheck unit fuzz build integration test demo bench deploy clean
 
 help:
-	@echo "make demo   - start OpenSearch + moto, write sample logs, ship them, show what landed"
+	@echo "make demo   - start OpenSearch + moto, ship sample logs, break and repair them (KEEP=1: stay up)"
 	@echo "make test   - lint, type-check, unit and fuzz tests, sam build, integration tests (real OpenSearch + moto)"
 	@echo "make bench  - decoder, cold-start and backfill benchmarks (benchmarks/results/)"
 	@echo "make deploy - sam build && sam deploy --guided"
@@ -57,8 +57,9 @@ fuzz: venv
 
 test: lint typecheck unit fuzz integration
 
+# KEEP=1 leaves the stack up afterwards and prints how to connect (Ctrl-C stops it).
 demo: venv
-	PYTHONPATH=layers/common:. $(PY) -m devstack.demo
+	KEEP="$(KEEP)" PYTHONPATH=layers/common:. $(PY) -m devstack.demo
 
 bench: venv
 	PYTHONPATH=layers/common:. $(PY) -m benchmarks.bench_decoder

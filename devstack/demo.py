@@ -1,20 +1,25 @@
-"""``make demo``: the main job on the local stack, start to finish.
+"""``make demo``: logstream's story on the local stack, start to finish, in plain text.
 
-1. start the real OpenSearch and a moto server;
-2. write sample logs into CloudWatch Logs (moto): JSON app logs, plain text,
-   Lambda START / END / REPORT lines, an empty message, a field whose type
-   flips (a mapping conflict), in two groups across two UTC days;
-3. deliver them to the decoder handler as a subscription filter would;
-4. print what landed where: indices and counts, a sample document, the
-   quarantine, the watermarks.
+1. start a real OpenSearch and a moto server (AWS APIs), saying what it does;
+2. write sample logs into CloudWatch Logs (moto): two live groups, and one
+   group that only has history;
+3. ship the live groups through the decoder handler, as a subscription would;
+4. break things on purpose: delete documents of one group, ship a type drift;
+5. reconciliation finds the gap and re-ships it; the schema healer fixes the drift;
+6. a backfill brings the history-only group in, with its progress bar;
+7. ``logstream status``, then the headline: every written event accounted
+   for by ``_id``, nothing lost, nothing twice.
+
+``make demo KEEP=1`` leaves the stack up afterwards and says how to connect.
 """
 
 from __future__ import annotations
 
-import logging
 import os
+import signal
 import sys
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,18 +27,42 @@ import boto3
 from opensearchpy import OpenSearch
 
 from devstack.cloudwatch import put_events, read_events, subscription_deliveries
+from devstack.demo_console import chapter, elapsed, quiet_logging, say, ticker
+from devstack.demo_index import delete_ids, doc_ids, parked_ids, tally
 from devstack.environment import local_function_env
 from devstack.lambda_context import FakeLambdaContext
 from devstack.moto_server import MotoServer, aws_env, create_state_table
+from devstack.opensearch_dist import DEFAULT_VERSION, default_cache_dir, ensure_distribution
 from devstack.opensearch_server import OpenSearchServer
 from devstack.payloads import make_events
 
-GROUPS = ("/aws/lambda/orders-api", "/ecs/Payments#blue")
+ORDERS = "/aws/lambda/orders-api"
+PAYMENTS = "/ecs/Payments#blue"
+BILLING = "/aws/lambda/billing-worker"  # history only: the backfill brings it in
+LIVE = (ORDERS, PAYMENTS)
 STATE_TABLE = "logstream-demo-state"
+HOUR_MS = 3_600_000
 
 
-def _say(text: str) -> None:
-    print(f"\n== {text}", flush=True)
+def start_search_server(stack: ExitStack) -> str:
+    """Fetch (first run only) and start the real OpenSearch; its URL."""
+    dist = default_cache_dir() / f"opensearch-{DEFAULT_VERSION}"
+    if not (dist / "bin" / "opensearch").is_file():
+        say(f"fetching OpenSearch {DEFAULT_VERSION} from Maven Central (first run only)")
+        with ticker(lambda: "still fetching"):
+            dist = ensure_distribution(DEFAULT_VERSION)
+    server = OpenSearchServer(distribution=dist)
+    began = time.monotonic()
+    say(f"starting OpenSearch {DEFAULT_VERSION} (single node, 512 MB heap)")
+
+    def progress() -> str:
+        where = f" on 127.0.0.1:{server.http_port}" if server.http_port else ""
+        return f"waiting for OpenSearch{where} to report healthy"
+
+    with ticker(progress):
+        stack.enter_context(server)
+    say(f"OpenSearch is up at {server.url} after {time.monotonic() - began:.0f} s")
+    return server.url
 
 
 def _configure(opensearch_url: str, moto_url: str) -> None:
@@ -43,137 +72,276 @@ def _configure(opensearch_url: str, moto_url: str) -> None:
             opensearch_url=opensearch_url,
             index_prefix="logs",
             state_table=STATE_TABLE,
-            POWERTOOLS_LOG_LEVEL="WARNING",
-            # EMF blobs on stdout would bury the summary this prints.
+            LOG_GROUPS=",".join((*LIVE, BILLING)),
+            BACKFILL_DAYS="2",
+            BACKFILL_CHUNK_EVENTS="1000",
+            RECONCILE_SETTLE_SECS="60",
+            # Human output only: Powertools JSON lines and EMF blobs would bury the story.
+            POWERTOOLS_LOG_LEVEL="ERROR",
             POWERTOOLS_METRICS_DISABLED="true",
         )
     )
-
-
-def _create_state_table() -> None:
     create_state_table(boto3.client("dynamodb"), STATE_TABLE)
+    _no_metrics()
 
 
-def _write_sample_logs() -> int:
+def _no_metrics() -> None:
+    """Record no metrics at all: Powertools prints an EMF blob once a metric holds 100
+    values even with POWERTOOLS_METRICS_DISABLED (it checks only when flushing)."""
+    from logstream.observability import metrics  # noqa: PLC0415 - after the env is set
+
+    def ignore(**_: object) -> None:
+        return None
+
+    metrics.provider.add_metric = ignore  # type: ignore[method-assign,assignment]
+
+
+def _cli(*argv: str) -> int:
+    from logstream.cli import main as logstream  # noqa: PLC0415 - after the env is set
+
+    print(f"\n    $ logstream {' '.join(_quote(a) for a in argv)}", flush=True)
+    code = logstream(list(argv))
+    sys.stdout.flush()
+    if code:
+        say(f"(exit code {code})")
+    return code
+
+
+def _quote(arg: str) -> str:
+    return f"'{arg}'" if any(c in arg for c in " #*$") else arg
+
+
+def _search() -> OpenSearch:
+    return OpenSearch(hosts=[os.environ["ES_HOST"]])
+
+
+def _first_hour() -> int:
+    """The live logs start an hour before a UTC midnight at least an hour ago: two daily indices."""
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if now - midnight < timedelta(hours=1):
+        midnight -= timedelta(days=1)
+    return int(midnight.timestamp() * 1000) - HOUR_MS
+
+
+def _write_sample_logs(start: int) -> None:
     logs = boto3.client("logs")
-    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    start = int((midnight - timedelta(hours=1)).timestamp() * 1000)  # yesterday's last hour
-    written = 0
-    for number, group in enumerate(GROUPS):
-        events = make_events(600, start, step_ms=10_000, seed=number)
-        # The same field as a number, then as a string: the cluster will refuse one.
-        events.append({"timestamp": start + 5, "message": '{"http": {"status": "teapot"}}'})
-        put_events(logs, group, "2026/11/24/[$LATEST]demo", events)
-        written += len(events)
-        print(f"  {group}: {len(events)} events")
-    return written
-
-
-def _ship() -> list[dict[str, Any]]:
-    from functions.decoder.app import lambda_handler  # noqa: PLC0415 - after env is set
-
-    logs = boto3.client("logs")
-    reports = []
-    for group in GROUPS:
-        for delivery in subscription_deliveries(group, read_events(logs, group), max_events=250):
-            reports.append(lambda_handler(delivery, FakeLambdaContext()))
-    return reports
-
-
-def _show(written: int, reports: list[dict[str, Any]]) -> None:
-    from logstream.clients import dynamodb_client  # noqa: PLC0415
-    from logstream.settings import load_settings  # noqa: PLC0415
-
-    settings = load_settings()
-    search = OpenSearch(hosts=[settings.es_host])
-    search.indices.refresh(index=f"{settings.index_prefix}-*")
-    _say("Shipping reports, added up")
-    totals: dict[str, float] = {}
-    for report in reports:
-        for key, value in report.items():
-            totals[key] = totals.get(key, 0) + value
-    for key in ("events", "delivered", "duplicates", "quarantined", "undelivered", "requests"):
-        print(f"  {key:<12} {int(totals.get(key, 0))}")
-    print(f"  bytes sent   {int(totals.get('bytes_sent', 0))} (gzip)")
-
-    _say(f"Indices behind the alias {settings.alias}")
-    landed = 0
-    for row in sorted(
-        search.cat.indices(index=settings.alias, format="json"), key=lambda r: r["index"]
-    ):
-        count = int(search.count(index=row["index"])["count"])
-        landed += count
-        print(f"  {row['index']:<55} {count:>5} docs")
-    quarantined = int(search.count(index=settings.quarantine_index)["count"])
-    print(f"  {settings.quarantine_index:<55} {quarantined:>5} parked")
-    print(f"  written {written} = landed {landed} + quarantined {quarantined}")
-
-    _say("A Lambda REPORT line, as stored")
-    hit = search.search(
-        index=settings.alias, body={"size": 1, "query": {"exists": {"field": "lambda.duration_ms"}}}
-    )["hits"]["hits"][0]
-    print(f"  _index={hit['_index']} _id={hit['_id']}")
-    for key, value in hit["_source"].items():
-        print(f"    {key}: {value!r}"[:160])
-
-    _say("JSON fields keep their types: a numeric range query on json.http.status")
-    errors = search.count(
-        index=settings.alias, body={"query": {"range": {"json.http.status": {"gte": 500}}}}
-    )
-    print(f"  documents with json.http.status >= 500: {errors['count']}")
-
-    _say("Quarantine")
-    for parked in search.search(index=settings.quarantine_index, body={"size": 5})["hits"]["hits"]:
-        source = parked["_source"]
-        print(f"  {source['kind']}: {source['error_type']}: {source['reason'][:110]}")
-        print(f"    target {source.get('target_index')} _id {source.get('doc_id')}")
-
-    _say("Acknowledged watermarks (DynamoDB)")
-    items = dynamodb_client().scan(TableName=STATE_TABLE)["Items"]
-    for item in items:
-        if item["pk"]["S"].startswith("checkpoint#"):
-            mark = datetime.fromtimestamp(int(item["watermark"]["N"]) / 1000, tz=UTC)
-            print(f"  {item['pk']['S']} {item['sk']['S']} -> {mark.isoformat()}")
-    jobs = [item for item in items if item["sk"]["S"] == "job"]
-    print(f"  auto-backfill: {len(jobs)} job(s) planned for the groups seen for the first time")
-
-
-def _heal() -> None:
-    from logstream.clients import schema_healer  # noqa: PLC0415
-    from logstream.retry import Deadline  # noqa: PLC0415
-    from logstream.settings import load_settings  # noqa: PLC0415
-
-    _say("Schema healing: decide the conflicting field, replay the quarantine")
-    report = schema_healer().heal(list(GROUPS), Deadline.after_seconds(120))
-    for row in report.report:
-        print(
-            f"  {row['group']}: {row['field']} types seen {row['types_seen']}, "
-            f"resolution {row['resolution']}"
+    for seed, group in enumerate(LIVE):
+        put_events(
+            logs,
+            group,
+            "2026/11/24/[$LATEST]demo",
+            make_events(600, start, step_ms=10_000, seed=seed),
         )
-    settings = load_settings()
-    search = OpenSearch(hosts=[settings.es_host])
-    search.indices.refresh(index=f"{settings.index_prefix}-*")
-    landed = int(search.count(index=settings.alias)["count"])
-    parked = int(search.count(index=settings.quarantine_index)["count"])
-    print(f"  now: landed {landed}, quarantined {parked}")
+        say(f"{group:<28} 600 events, live (a subscription delivers them)")
+    history_start = int(time.time() * 1000) - 40 * HOUR_MS
+    put_events(
+        logs,
+        BILLING,
+        "2026/11/23/[$LATEST]old",
+        make_events(2400, history_start, step_ms=60_000, seed=9),
+    )
+    say(f"{BILLING:<28} 2400 events over the last 40 hours, never delivered")
+
+
+def _deliver(group: str, events: list[dict[str, Any]]) -> dict[str, int]:
+    from functions.decoder.app import lambda_handler  # noqa: PLC0415 - after the env is set
+
+    totals: dict[str, int] = {}
+    for delivery in subscription_deliveries(group, events, max_events=250):
+        for key, value in lambda_handler(delivery, FakeLambdaContext()).items():
+            totals[key] = totals.get(key, 0) + int(value)
+    return totals
+
+
+def _ship() -> None:
+    logs = boto3.client("logs")
+    for group in LIVE:
+        report = _deliver(group, read_events(logs, group))
+        say(
+            f"{group:<28} {report.get('events', 0)} events: {report.get('delivered', 0)} indexed, "
+            f"{report.get('quarantined', 0)} quarantined, {report.get('requests', 0)} _bulk calls"
+        )
+    search = _search()
+    search.indices.refresh(index="logs-*")
+    say()
+    for row in sorted(
+        search.cat.indices(index="logs-all", format="json"), key=lambda r: r["index"]
+    ):
+        say(f"{row['index']:<52} {int(search.count(index=row['index'])['count']):>5} docs")
+    hit = search.search(
+        index="logs-all", body={"size": 1, "query": {"exists": {"field": "lambda.duration_ms"}}}
+    )["hits"]["hits"][0]
+    say()
+    say(f"a Lambda REPORT line, as stored (_id {hit['_id']}, the CloudWatch event id):")
+    for key, value in list(hit["_source"].items())[:9]:
+        say(f"  {key}: {value!r}"[:110])
+
+
+def _break_things(start: int) -> None:
+    logs = boto3.client("logs")
+    orders = read_events(logs, ORDERS)
+    slice_start = start + 30 * 60_000
+    doomed = [e["eventId"] for e in orders if slice_start <= e["timestamp"] < slice_start + 600_000]
+    doomed += [e["eventId"] for e in orders[::97]]
+    removed = delete_ids(_search(), "logs-all", doomed)
+    say(f"deleted {removed} documents of {ORDERS} (a 10-minute slice and a few strays)")
+
+    # http.status has been a number for 600 events; now a deploy logs it as a word.
+    drift_at = start + HOUR_MS + 15 * 60_000
+    drifted = [
+        {
+            "timestamp": drift_at + n,
+            "message": f'{{"level": "WARN", "http": {{"status": "{word}"}}}}',
+        }
+        for n, word in enumerate(("teapot", "gone-fishing", "teapot"))
+    ]
+    put_events(logs, PAYMENTS, "2026/11/24/[$LATEST]drift", drifted)
+    new = [e for e in read_events(logs, PAYMENTS) if '"status": "' in e["message"]]
+    report = _deliver(PAYMENTS, new)
+    say(
+        f"{PAYMENTS}: shipped {len(new)} events logging http.status as a string: "
+        f"{report.get('quarantined', 0)} refused by the cluster and quarantined"
+    )
+    say()
+    say("counted by _id against CloudWatch:")
+    _counts_by_id("now")
+
+
+def _work_auto_jobs() -> None:
+    from logstream.clients import backfill_service  # noqa: PLC0415 - after the env is set
+    from logstream.retry import Deadline  # noqa: PLC0415
+
+    say("the decoder planned a job for each live group when it first saw it; working them")
+    say("re-reads their history, all of it already indexed under the same _id:")
+    report = backfill_service().work(Deadline.after_seconds(120)).as_dict()
+    say(
+        f"{report['events']} events read, {report['delivered']} new, "
+        f"{report['duplicates']} already there (overwritten in place, not added)"
+    )
+
+
+def _counts_by_id(when: str) -> None:
+    logs = boto3.client("logs")
+    search = _search()
+    parked = parked_ids(search, "logs-quarantine")
+    for group in LIVE:
+        source = {e["eventId"] for e in read_events(logs, group)}
+        indexed = set(doc_ids(search, "logs-all", group))
+        missing = source - indexed - set(parked)
+        say(
+            f"{when:<6} {group:<23} CloudWatch {len(source)}, indexed {len(source & indexed)}, "
+            f"quarantined {len(source & set(parked))}, missing {len(missing)}"
+        )
+
+
+def _headline() -> bool:
+    logs = boto3.client("logs")
+    source = {e["eventId"] for g in (*LIVE, BILLING) for e in read_events(logs, g)}
+    search = _search()
+    result = tally(source, doc_ids(search, "logs-all"), parked_ids(search, "logs-quarantine"))
+    say(result.headline())
+    if result.unexpected:
+        say(f"({result.unexpected} documents in the index that CloudWatch does not have)")
+    return result.lost == 0 and result.duplicated == 0 and result.unexpected == 0
+
+
+def _keep_running(moto_url: str) -> None:
+    names = (
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "ES_HOST",
+        "ES_AUTH",
+        "INDEX_PREFIX",
+        "INDEX_REPLICAS",
+        "STATE_TABLE",
+        "LOG_GROUPS",
+        "BACKFILL_DAYS",
+    )
+    chapter(10, "The stack stays up (KEEP=1); Ctrl-C stops it")
+    say(f"OpenSearch  {os.environ['ES_HOST']}   (curl {os.environ['ES_HOST']}/_cat/indices?v)")
+    say(f"moto (AWS)  {moto_url}")
+    say()
+    say("in another shell, from this directory:")
+    say("  source .venv/bin/activate && export PYTHONPATH=layers/common:.")
+    for name in names:
+        say(f"  export {name}='{os.environ[name]}'")
+    say()
+    for example in (
+        "status",
+        f"reconcile run --group '{ORDERS}'",
+        "drift report",
+        "backfill list",
+        "quarantine list",
+        f"tail '{PAYMENTS}'",
+    ):
+        say(f"  python -m logstream.cli {example}")
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        print()
+        say("stopping OpenSearch and moto")
 
 
 def main() -> int:
-    started = time.monotonic()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
-    _say("Starting OpenSearch (real server) and moto (AWS APIs)")
-    with OpenSearchServer() as opensearch, MotoServer() as moto:
-        print(f"  OpenSearch {opensearch.url}   moto {moto.endpoint_url}")
-        _configure(opensearch.url, moto.endpoint_url)
-        _create_state_table()
-        _say("Writing sample logs to CloudWatch Logs")
-        written = _write_sample_logs()
-        _say("Delivering them to the decoder as subscription payloads")
-        reports = _ship()
-        _show(written, reports)
-        _heal()
-    print(f"\nDone in {time.monotonic() - started:.0f} s.")
-    return 0
+    quiet_logging()
+    keep = os.environ.get("KEEP", "").lower() in {"1", "true", "yes"}
+    with ExitStack() as stack:
+        chapter(1, "Starting the local stack: a real OpenSearch, and moto for the AWS APIs")
+        opensearch_url = start_search_server(stack)
+        moto = stack.enter_context(MotoServer())
+        say(f"moto (CloudWatch Logs, DynamoDB) is up at {moto.endpoint_url}")
+        _configure(opensearch_url, moto.endpoint_url)
+
+        chapter(2, "Writing sample logs to CloudWatch Logs (moto)")
+        start = _first_hour()
+        _write_sample_logs(start)
+
+        chapter(3, "Shipping the live groups through the decoder, as a subscription delivers them")
+        _ship()
+
+        chapter(4, "Breaking things on purpose")
+        _break_things(start)
+
+        chapter(5, "Reconciliation: count CloudWatch against the index, re-ship what is missing")
+        _cli("reconcile", "run", "--group", ORDERS, "--group", PAYMENTS, "--start", str(start))
+        chapter(6, "Schema healing: decide the drifted field, replay the quarantine")
+        _cli("drift", "heal")
+        say()
+        say("counted by _id against CloudWatch:")
+        _counts_by_id("after")
+        chapter(7, "Reconciliation again, from the watermark as the schedule runs it: clean")
+        _cli("reconcile", "run", "--group", ORDERS, "--group", PAYMENTS)
+
+        chapter(8, "Backfill: a group that only has history")
+        _cli(
+            "backfill",
+            "start",
+            "--group",
+            BILLING,
+            "--days",
+            "2",
+            "--work",
+            "120",
+            "--interval",
+            "1",
+        )
+        say()
+        _work_auto_jobs()
+        _cli("backfill", "list")
+
+        chapter(9, "logstream status, and the headline")
+        _cli("status")
+        say("(subscribed NO: moto has no subscription filters; the demo delivered by hand)")
+        say()
+        clean = _headline()
+        say(f"(demo ran for {elapsed()})")
+        if keep:
+            _keep_running(moto.endpoint_url)
+    return 0 if clean else 1
 
 
 if __name__ == "__main__":
