@@ -82,18 +82,6 @@ def _configure(opensearch_url: str, moto_url: str) -> None:
         )
     )
     create_state_table(boto3.client("dynamodb"), STATE_TABLE)
-    _no_metrics()
-
-
-def _no_metrics() -> None:
-    """Record no metrics at all: Powertools prints an EMF blob once a metric holds 100
-    values even with POWERTOOLS_METRICS_DISABLED (it checks only when flushing)."""
-    from logstream.observability import metrics  # noqa: PLC0415 - after the env is set
-
-    def ignore(**_: object) -> None:
-        return None
-
-    metrics.provider.add_metric = ignore  # type: ignore[method-assign,assignment]
 
 
 def _cli(*argv: str) -> int:

@@ -32,7 +32,8 @@ def quiet_logging() -> None:
     """Only errors from the libraries: their INFO lines would interrupt the story."""
     for name in ("werkzeug", "botocore", "urllib3", "opensearch", "logstream"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    # The demo records no metrics (see demo._no_metrics), so Powertools would warn at each flush.
+    # With POWERTOOLS_METRICS_DISABLED the demo records no metrics (logstream.observability),
+    # so Powertools would warn at each flush.
     warnings.filterwarnings("ignore", message="No application metrics", category=UserWarning)
 
 

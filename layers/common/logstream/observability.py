@@ -71,12 +71,20 @@ class Metric(StrEnum):
     INDICES_REBUILT = "IndicesRebuilt"  # daily indices recreated under decided mappings
 
 
+def _metrics_disabled() -> bool:
+    # Powertools checks POWERTOOLS_METRICS_DISABLED only when it flushes at the end of
+    # a handler, but it also flushes (prints EMF) whenever one metric holds 100 values:
+    # on a terminal (the CLI, the demo) that blob lands in the middle of the output.
+    return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in {"1", "true"}
+
+
 def count(metric: Metric, value: float = 1) -> None:
     """Add ``value`` to a counter metric; zero values are not emitted."""
-    if value:
+    if value and not _metrics_disabled():
         metrics.add_metric(name=metric.value, unit=MetricUnit.Count, value=value)
 
 
 def record(metric: Metric, unit: MetricUnit, value: float) -> None:
     """Emit a metric with an explicit unit (bytes, milliseconds)."""
-    metrics.add_metric(name=metric.value, unit=unit, value=value)
+    if not _metrics_disabled():
+        metrics.add_metric(name=metric.value, unit=unit, value=value)
