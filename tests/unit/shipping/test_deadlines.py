@@ -99,7 +99,10 @@ class RecordingDynamo:
         return {}  # no item yet
 
 
-def test_a_checkpoint_write_without_time_left_is_skipped_and_counted() -> None:
+def test_a_checkpoint_write_without_time_left_is_skipped_and_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)  # metrics are read below
     client = RecordingDynamo()
     store = DynamoCheckpointStore(client, "t", call_bound_secs=10)  # type: ignore[arg-type]
     metrics.clear_metrics()
@@ -155,7 +158,10 @@ class BrokenCheckpoints:
         return None
 
 
-def test_a_failed_checkpoint_write_after_delivery_still_emits_the_metrics() -> None:
+def test_a_failed_checkpoint_write_after_delivery_still_emits_the_metrics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)  # metrics are read below
     sink = DeliverAll()
     shipper = Shipper(sink, Parking(sink, "q", rescue=None), index_prefix="logs", region="r")
     events = [{"id": f"e{i}", "timestamp": 1_700_000_000_000 + i, "message": "m"} for i in range(3)]
