@@ -14,8 +14,10 @@ import pytest
 
 from devstack.cloudwatch import put_events, read_events, subscription_deliveries
 from devstack.payloads import encode_data, make_events, subscription_payload
+from logstream import clients
 from logstream.naming import daily_index
-from logstream.shipping.documents import MAX_MESSAGE_BYTES
+from logstream.retry import Deadline
+from logstream.shipping.documents import MAX_MESSAGE_BYTES, Document
 from logstream.shipping.service import DeliveryIncomplete
 from tests.integration.conftest import Deployment
 
@@ -259,3 +261,29 @@ def test_the_shippers_own_log_group_is_never_shipped(
     )
     assert other["delivered"] == 5
     assert sum(deployment.counts_by_index().values()) == 5
+
+
+def test_a_whole_request_400_rejects_only_the_document_at_fault(deployment: Deployment) -> None:
+    """OpenSearch refuses a whole ``_bulk`` over one ``_id`` longer than 512 bytes."""
+    index = daily_index(deployment.settings.index_prefix, "/it/long-ids", 1_700_000_000_000)
+
+    def document(doc_id: str, n: int) -> Document:
+        return Document.from_source(
+            index=index,
+            doc_id=doc_id,
+            timestamp=1_700_000_000_000 + n,
+            log_group="/it/long-ids",
+            log_stream="s",
+            source=json.dumps({"@timestamp": 1_700_000_000_000 + n, "n": n}).encode(),
+        )
+
+    good = [document(f"good-{n}", n) for n in range(9)]
+    bad = document("x" * 600, 99)
+    report = clients.bulk_sink().deliver([*good[:4], bad, *good[4:]], Deadline.after_seconds(60))
+    assert sorted(d.doc_id for d in report.delivered) == sorted(d.doc_id for d in good)
+    assert [r.document.doc_id for r in report.rejected] == [bad.doc_id]
+    assert report.rejected[0].status == 400
+    assert "512" in report.rejected[0].reason
+    assert report.undelivered == []
+    deployment.refresh()
+    assert deployment.search.count(index=index)["count"] == len(good)

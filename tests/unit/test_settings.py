@@ -59,3 +59,23 @@ def test_backoff_max_must_not_be_below_base() -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({**BASE, "BACKOFF_BASE_MS": "500", "BACKOFF_MAX_MS": "100"})
     assert "BACKOFF_MAX_MS" in caught.value.problems
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "ftp://admin:s3cr3t@search.example.com",
+        "admin:s3cr3t@search.example.com:9200",
+        "https://admin:s3cr3t@search.example.com:notaport",
+        "https://admin:s3cr3t@search.example.com:0",
+    ],
+)
+def test_credentials_in_a_url_never_reach_an_error_message(host: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**BASE, "ES_HOST": host})
+    message = str(caught.value)
+    assert "ES_HOST" in caught.value.problems
+    assert "***@search.example.com" in message
+    for secret in ("admin", "s3cr3t"):
+        assert secret not in message
+        assert secret not in caught.value.problems["ES_HOST"]

@@ -620,7 +620,9 @@ def test_every_function_owns_its_log_group(source: Json) -> None:
             {
                 "StateTable",
                 "DescribeLogGroups",
-                "OpenSearchDomain",
+                "OpenSearchBulk",
+                "OpenSearchOwnTemplates",
+                "OpenSearchOwnIndicesRead",
             },
             id="sigv4",
         ),
@@ -655,14 +657,24 @@ def test_iam_grants_only_what_the_auth_mode_needs(
     ]
     assert by_sid["DescribeLogGroups"]["Action"] == "logs:DescribeLogGroups"
     assert by_sid["StateTable"]["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
-    if "OpenSearchDomain" in by_sid:
-        assert sorted(by_sid["OpenSearchDomain"]["Action"]) == [
+    if "OpenSearchBulk" in by_sid:
+        # Every function: _bulk, its own templates, its own indices' mappings; nothing domain-wide.
+        assert by_sid["OpenSearchBulk"]["Action"] == "es:ESHttpPost"
+        assert by_sid["OpenSearchBulk"]["Resource"] == {"Fn::Sub": "${OpenSearchDomainArn}/_bulk"}
+        assert sorted(by_sid["OpenSearchOwnTemplates"]["Action"]) == [
             "es:ESHttpGet",
-            "es:ESHttpHead",
-            "es:ESHttpPost",
             "es:ESHttpPut",
         ]
-        assert by_sid["OpenSearchDomain"]["Resource"] == {"Fn::Sub": "${OpenSearchDomainArn}/*"}
+        assert by_sid["OpenSearchOwnTemplates"]["Resource"] == {
+            "Fn::Sub": "${OpenSearchDomainArn}/_index_template/${IndexPrefix}-*"
+        }
+        assert sorted(by_sid["OpenSearchOwnIndicesRead"]["Action"]) == [
+            "es:ESHttpGet",
+            "es:ESHttpHead",
+        ]
+        assert by_sid["OpenSearchOwnIndicesRead"]["Resource"] == {
+            "Fn::Sub": "${OpenSearchDomainArn}/${IndexPrefix}-*"
+        }
     if "OpenSearchServerless" in by_sid:
         assert by_sid["OpenSearchServerless"]["Action"] == "aoss:APIAccessAll"
         assert by_sid["OpenSearchServerless"]["Resource"] == {
@@ -673,6 +685,59 @@ def test_iam_grants_only_what_the_auth_mode_needs(
         assert by_sid["ClusterPassword"]["Resource"] == {"Ref": "OpenSearchPasswordSecretArn"}
     for statement in statements:
         assert "*" not in json.dumps(statement["Action"])
+
+
+def _domain_resources(statement: Json) -> list[str]:
+    resources = statement["Resource"]
+    return [r["Fn::Sub"] for r in (resources if isinstance(resources, list) else [resources])]
+
+
+def test_no_function_gets_the_whole_domain(deployed: Json) -> None:
+    """es:ESHttp* only ever on this deployment's paths; DELETE for the healer alone."""
+    policies = {
+        **resources_of(deployed, "AWS::IAM::Policy"),
+        **resources_of(deployed, "AWS::IAM::ManagedPolicy"),
+    }
+    deleting: set[str] = set()
+    for name, policy in policies.items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if not isinstance(statement, dict) or "Effect" not in statement:
+                continue  # an !If left unresolved in the deployed view
+            actions = statement["Action"]
+            actions = actions if isinstance(actions, list) else [actions]
+            if not any(a.startswith("es:") for a in actions):
+                continue
+            for resource in _domain_resources(statement):
+                assert resource != "${OpenSearchDomainArn}/*", name
+                path = resource.removeprefix("${OpenSearchDomainArn}/")
+                assert path in {"_bulk", "_search/scroll"} or "${IndexPrefix}" in path, name
+            if "es:ESHttpDelete" in actions:
+                deleting.add(name)
+    assert deleting == {"SchemaHealDomainAccess"}
+    healer = policies["SchemaHealDomainAccess"]["Properties"]
+    assert healer["Roles"] == [{"Ref": "SchemaHealFunctionRole"}]
+    own = healer["PolicyDocument"]["Statement"][0]
+    assert _domain_resources(own) == [
+        "${OpenSearchDomainArn}/${IndexPrefix}-*",
+        "${OpenSearchDomainArn}/${IndexPrefix}_heal_*",
+    ]
+    reconcile = policies["ReconcileDomainRead"]["Properties"]
+    assert reconcile["Roles"] == [{"Ref": "ReconcileFunctionRole"}]
+
+
+def test_query_results_are_granted_where_iam_can_match_them(deployed: Json) -> None:
+    # GetQueryResults and StopQuery take a query id, not a log group: no resource-level
+    # permissions, so a log-group ARN would never match and the call would be denied.
+    policies = resources_of(deployed, "AWS::IAM::Policy")
+    for name, policy in policies.items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = json.dumps(statement["Action"])
+            if "logs:GetQueryResults" in actions or "logs:StopQuery" in actions:
+                assert name == "LogsQueryResults"
+                assert statement["Resource"] == "*"
+                assert sorted(statement["Action"]) == ["logs:GetQueryResults", "logs:StopQuery"]
+    roles = policies["LogsQueryResults"]["Properties"]["Roles"]
+    assert roles == [{"Ref": "BackfillFunctionRole"}, {"Ref": "ReconcileFunctionRole"}]
 
 
 def test_every_function_role_gets_the_shared_policy(deployed: Json) -> None:

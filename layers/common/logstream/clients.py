@@ -45,9 +45,20 @@ if TYPE_CHECKING:
     from logstream.schema.decisions import DecisionStore
     from logstream.schema.healer import SchemaHealer
     from logstream.schema.rescue import DriftRescue
-    from logstream.shipping.bulk import DeliveryReport, Rejection
+    from logstream.shipping.delivery import DeliveryReport, Rejection
 
-_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5)
+# Bounded so an endpoint that accepts TCP and never answers cannot hold an
+# invocation: each attempt waits at most connect + read, and there are two.
+_BOTO_CONNECT_TIMEOUT_SECS = 2.0
+_BOTO_READ_TIMEOUT_SECS = 5.0
+_BOTO_ATTEMPTS = 2
+#: The longest one boto call can take (the checkpoint write's deadline check uses it).
+BOTO_CALL_BOUND_SECS = _BOTO_ATTEMPTS * (_BOTO_CONNECT_TIMEOUT_SECS + _BOTO_READ_TIMEOUT_SECS) + 1
+_BOTO_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": _BOTO_ATTEMPTS},
+    connect_timeout=_BOTO_CONNECT_TIMEOUT_SECS,
+    read_timeout=_BOTO_READ_TIMEOUT_SECS,
+)
 
 
 @cache
@@ -100,7 +111,9 @@ def checkpoint_store() -> CheckpointStore:
     settings = load_settings()
     if settings.state_table is None:
         raise SettingsError({"STATE_TABLE": "is required to keep checkpoints but not set"})
-    return DynamoCheckpointStore(dynamodb_client(), settings.state_table)
+    return DynamoCheckpointStore(
+        dynamodb_client(), settings.state_table, call_bound_secs=BOTO_CALL_BOUND_SECS
+    )
 
 
 @cache
@@ -112,7 +125,7 @@ def shipper() -> Shipper:
         Parking(bulk_sink(), settings.quarantine_index, rescue=_rescue_on_demand),
         index_prefix=settings.index_prefix,
         region=settings.aws_region,
-        prepare=lambda: ensure_templates(cluster(), settings),
+        prepare=lambda deadline: ensure_templates(cluster(), settings, deadline),
     )
 
 

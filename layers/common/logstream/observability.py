@@ -58,6 +58,7 @@ class Metric(StrEnum):
     RECONCILE_GROUPS_FAILED = "ReconcileGroupsFailed"
     RECONCILE_GROUPS_MISSING = "ReconcileGroupsMissing"
     RECONCILE_LAG = "ReconcileLag"
+    CHECKPOINTS_SKIPPED = "CheckpointsSkipped"  # watermarks not written: no time left
     # Schema drift (logstream.schema: rescue, healer)
     DRIFT_RESCUED = "DriftRescued"  # refused live, fixed by a decision or a cap, delivered
     DRIFT_CONFLICTS = "DriftConflicts"  # fields with more than one type across a group's days

@@ -20,15 +20,23 @@ from logstream.errors import InputError
 
 #: Index-name characters OpenSearch refuses (besides uppercase).
 _ILLEGAL_INDEX_CHARS: Final = re.compile(r'[\\/*?"<>|,# :]')
+#: The user-info of a URL (or of a bare ``user:password@host``), up to its last ``@``.
+_USERINFO: Final = re.compile(r"([a-z][a-z0-9+.-]*://)?[^\s'\"]*@", re.IGNORECASE)
 
 
 class SettingsError(InputError):
     """One or more environment variables are missing or malformed."""
 
     def __init__(self, problems: Mapping[str, str]) -> None:
-        self.problems = dict(problems)
+        # A URL's user:password@ never reaches a message, a log line or a traceback.
+        self.problems = {name: redact_credentials(why) for name, why in problems.items()}
         lines = "; ".join(f"{name}: {why}" for name, why in sorted(self.problems.items()))
         super().__init__(f"invalid configuration: {lines}")
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with the ``user:password@`` of every URL in it replaced by ``***@``."""
+    return _USERINFO.sub(lambda match: f"{match.group(1) or ''}***@", text)
 
 
 class AuthMode(StrEnum):
@@ -236,7 +244,11 @@ def _boolean(raw: str) -> bool:
 
 def _http_url(raw: str) -> str:
     parts = urlsplit(raw)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in {"http", "https"} or not parts.hostname or not port_ok:
         raise ValueError(f"{raw!r} is not an http(s) URL such as https://search-x.es.amazonaws.com")
     return raw.rstrip("/")
 

@@ -26,6 +26,11 @@ def test_a_manual_request_names_groups_or_asks_for_a_report() -> None:
         ({"log_groups": ["/a", ""]}, "log_groups must be a list of log group names"),
         ({"report_only": "yes"}, "report_only must be true or false"),
         (["/app/x"], "the event must be a JSON object"),
+        ("heal", "the event must be a JSON object"),
+        (7, "the event must be a JSON object"),
+        (None, "the event must be a JSON object"),
+        (True, "the event must be a JSON object"),
+        ({"log_groups": [1, {"a": 1}]}, "log_groups must be a list of log group names"),
     ],
 )
 def test_bad_manual_input_is_answered_not_raised(event: Any, error: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import random
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -16,13 +17,8 @@ import pytest
 
 from logstream.cluster.port import ClusterError
 from logstream.retry import Backoff, Deadline
-from logstream.shipping.bulk import (
-    ClusterBulkSink,
-    ItemOutcome,
-    chunk_documents,
-    classify_item,
-    encode_bulk_body,
-)
+from logstream.shipping.bulk import ClusterBulkSink, chunk_documents, encode_bulk_body
+from logstream.shipping.bulk_response import ItemOutcome, classify_item
 from logstream.shipping.documents import Document
 
 Answer = Callable[[list[dict[str, Any]]], dict[str, Any]]
@@ -212,3 +208,111 @@ def test_requests_run_in_parallel_up_to_max_in_flight() -> None:
     )
     assert len(report.delivered) == 95
     assert sorted(len(r) for r in cluster.requests) == [5] + [10] * 9
+
+
+class FakeClock:
+    """Time that passes only when a request is made (1 s each) or a backoff sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._lock = threading.Lock()
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+    def deadline(self, budget: float) -> Deadline:
+        return Deadline(lambda: int((budget - self.now) * 1000))
+
+
+class StuckItems(ScriptedCluster):
+    """Answers 429 for a few ids, every time; creates everything else. Each request costs 1 s."""
+
+    def __init__(self, stuck: set[str], clock: FakeClock) -> None:
+        super().__init__()
+        self.stuck = stuck
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def bulk(self, gzipped_body: bytes, timeout: float) -> dict[str, Any]:
+        lines = gzip.decompress(gzipped_body).splitlines()
+        actions = [orjson.loads(line) for line in lines[::2]]
+        with self._lock:
+            self.requests.append(actions)
+        self.clock.advance(1.0)
+        items = [
+            {"create": {"status": 429, "error": {"type": "es_rejected_execution_exception"}}}
+            if a["create"]["_id"] in self.stuck
+            else {"create": {"status": 201}}
+            for a in actions
+        ]
+        return {"errors": True, "items": items}
+
+
+def test_items_that_keep_answering_429_do_not_hold_up_the_rest() -> None:
+    clock = FakeClock()
+    docs = _docs(200)
+    stuck = {f"id-{i}" for i in range(0, 200, 20)}  # one per request of 20
+    cluster = StuckItems(stuck, clock)
+    sink = ClusterBulkSink(
+        cluster,
+        batch_size=20,
+        batch_max_bytes=1024 * 1024,
+        max_in_flight=2,
+        gzip_level=1,
+        http_timeout_secs=5,
+        backoff=Backoff(100, 1000, rng=random.Random(1), sleep=clock.advance),
+        clock=lambda: clock.now,
+    )
+    # 10 requests' worth of time, plus a little: no room for any request to retry in place.
+    report = sink.deliver(docs, clock.deadline(16))
+    assert {d.doc_id for d in report.delivered} == {d.doc_id for d in docs} - stuck
+    assert {u.document.doc_id for u in report.undelivered} == stuck
+    assert "429" in report.undelivered[0].reason
+    # The stuck items were retried together, not one request per original chunk.
+    retries = [r for r in cluster.requests if all(a["create"]["_id"] in stuck for a in r)]
+    assert max(len(r) for r in retries) > 1
+
+
+def test_every_document_ends_in_exactly_one_bucket_under_concurrency() -> None:
+    answers = [statuses(201, 429, 409, 400, 503)] * 30
+    cluster = ScriptedCluster(*answers)
+    docs = _docs(300)
+    report = _sink(cluster, batch_size=7, max_in_flight=4).deliver(docs, Deadline.after_seconds(30))
+    buckets = (
+        report.delivered
+        + report.duplicates
+        + [r.document for r in report.rejected]
+        + [u.document for u in report.undelivered]
+    )
+    assert sorted(d.doc_id for d in buckets) == sorted(d.doc_id for d in docs)
+
+
+def test_a_whole_request_400_is_narrowed_down_to_the_document_at_fault() -> None:
+    bad = "id-5"
+
+    def refuse_the_bad_id(actions: list[dict[str, Any]]) -> dict[str, Any]:
+        if any(a["create"]["_id"] == bad for a in actions):
+            raise ClusterError(
+                400,
+                "action_request_validation_exception: Validation Failed: 1: id is too long",
+                retryable=False,
+            )
+        return all_created(actions)
+
+    class Refusing(ScriptedCluster):
+        def bulk(self, gzipped_body: bytes, timeout: float) -> dict[str, Any]:
+            lines = gzip.decompress(gzipped_body).splitlines()
+            actions = [orjson.loads(line) for line in lines[::2]]
+            self.requests.append(actions)
+            return refuse_the_bad_id(actions)
+
+    cluster = Refusing()
+    report = _sink(cluster).deliver(_docs(8), Deadline.after_seconds(30))
+    assert sorted(d.doc_id for d in report.delivered) == [f"id-{i}" for i in range(8) if i != 5]
+    assert [r.document.doc_id for r in report.rejected] == [bad]
+    rejection = report.rejected[0]
+    assert (rejection.status, rejection.error_type) == (400, "action_request_validation_exception")
+    assert "too long" in rejection.reason
+    assert report.undelivered == []
+    assert [len(r) for r in cluster.requests] == [8, 4, 4, 2, 1, 1, 2]

@@ -110,5 +110,6 @@ def test_lone_surrogate_escapes_are_repaired() -> None:
 
 @pytest.mark.parametrize("event", [{}, {"awslogs": {}}, {"awslogs": {"data": 5}}, []])
 def test_a_non_subscription_event_is_a_clear_error(event: object) -> None:
-    with pytest.raises(TypeError, match="not a CloudWatch Logs subscription event"):
+    # A PayloadError (was a TypeError): the live path parks such an event instead of failing.
+    with pytest.raises(PayloadError, match="not a CloudWatch Logs subscription event"):
         subscription_data(event)

@@ -1,0 +1,1 @@
+"""AWS sources: CloudWatch Logs reads (DescribeLogGroups, FilterLogEvents), with backoff."""

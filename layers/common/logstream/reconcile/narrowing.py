@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from logstream.reconcile.ports import IndexCounter, SourceCounter
+from logstream.reconcile.ports import CountingOutOfTime, IndexCounter, SourceCounter
 from logstream.reconcile.report import RangeOutcome
 from logstream.reconcile.window import Tuning, Window
 from logstream.retry import Deadline
@@ -88,7 +88,10 @@ class Narrowing:
         if deadline.remaining() < self._tuning.reserve_secs:
             raise _NoRoom
         outcome.count_queries += 1
-        source = self._source.counts(self._group, window, step_ms, deadline)
+        try:
+            source = self._source.counts(self._group, window, step_ms, deadline)
+        except CountingOutOfTime:
+            raise _NoRoom from None
         index = self._index.counts(self._group, window, step_ms)
         return source, index
 

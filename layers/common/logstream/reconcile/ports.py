@@ -94,3 +94,11 @@ class IndexUnavailable(InfrastructureError):
 
 class CountsUnavailable(InfrastructureError):
     """A source counter could not answer (Insights failed or timed out)."""
+
+
+class CountingOutOfTime(Exception):
+    """A source counter stopped between pages: the deadline's reserve was reached.
+
+    Not a failure: the narrowing turns it into its "out of time" stop, and the
+    run keeps what it proved so far.
+    """

@@ -40,8 +40,8 @@ from botocore.exceptions import ClientError
 
 from logstream.aws.cloudwatch import MAX_PAGE_EVENTS, BotoCloudWatchSource, LogGroupNotFound
 from logstream.observability import logger
-from logstream.reconcile.ports import CountsUnavailable, SourceCounter
-from logstream.reconcile.window import SECOND_MS, Window
+from logstream.reconcile.ports import CountingOutOfTime, CountsUnavailable, SourceCounter
+from logstream.reconcile.window import SECOND_MS, Tuning, Window
 from logstream.retry import Deadline
 from logstream.settings import Settings
 
@@ -199,9 +199,16 @@ class FilterLogEventsCounter:
     sub-window again (the refinement steps) costs no calls.
     """
 
-    def __init__(self, source: BotoCloudWatchSource, *, filter_pattern: str | None = None):
+    def __init__(
+        self,
+        source: BotoCloudWatchSource,
+        *,
+        filter_pattern: str | None = None,
+        reserve_secs: float = Tuning().reserve_secs,
+    ):
         self._source = source
         self._filter_pattern = filter_pattern
+        self._reserve = reserve_secs
         self._cached: tuple[str, Window, Counter[int]] | None = None
 
     def counts(
@@ -237,6 +244,9 @@ class FilterLogEventsCounter:
                 per_second[event["timestamp"] // SECOND_MS * SECOND_MS] += 1
             if page.next_token is None:
                 break
+            if deadline.remaining() < self._reserve:
+                # A busy day is many pages: stop between them, as the narrowing does.
+                raise CountingOutOfTime
             token = page.next_token
         self._cached = (log_group, window, per_second)
         return per_second

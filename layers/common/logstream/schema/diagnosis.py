@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 if TYPE_CHECKING:
-    from logstream.shipping.bulk import Rejection
+    from logstream.shipping.delivery import Rejection
 
 #: Where application JSON lives in a document (see templates.logs_template).
 JSON_ROOT: Final = "json"

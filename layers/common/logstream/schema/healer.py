@@ -28,7 +28,7 @@ from logstream.schema.report import GroupHeal, HealReport
 from logstream.schema.scan import ScanResult, scan_group
 from logstream.schema.templates import ensure_drift_template
 from logstream.settings import Settings
-from logstream.shipping.bulk import BulkSink
+from logstream.shipping.delivery import BulkSink
 
 #: A group is not started with less time left than this (seconds).
 _GROUP_MIN_SECONDS: Final = 5

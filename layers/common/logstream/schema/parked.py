@@ -16,7 +16,7 @@ from logstream.cluster.port import Cluster
 from logstream.observability import logger
 from logstream.retry import Deadline
 from logstream.schema.diagnosis import Diagnosis, diagnose
-from logstream.shipping.bulk import BulkSink, Rejection
+from logstream.shipping.delivery import BulkSink, Rejection
 from logstream.shipping.documents import Document
 from logstream.shipping.quarantine import QuarantineKind, rejection_record
 

@@ -1,21 +1,32 @@
 """Rebuild a daily index whose mapping disagrees with a decision, through a holding index.
 
-The index is copied aside into ``<prefix>_heal-<rest>``, recreated from the
-group's drift template, and every document copied back through the transform
-under its own ``_id``. Copied through the client, not ``_reindex``: that
-module is optional (absent from minimal distributions and OpenSearch
-Serverless).
+The index is write-blocked, refreshed, copied aside into a holding index,
+recreated from the group's drift template, and every document copied back
+through the transform under its own ``_id``. Copied through the client, not
+``_reindex``: that module is optional (absent from minimal distributions and
+OpenSearch Serverless).
+
+The write block never outlives the run that set it: it is lifted in a
+``finally`` whenever the index was not deleted (copy deferred or failed).
+
+The holding index is ``<prefix>_heal_<16 hex of SHA-256 of the index name>``:
+outside ``<prefix>-*`` (no template, no alias), and a name no deployment can
+produce for anything else (daily indices end in a date, every holding index in
+exactly 16 hex digits after ``_heal_``, so two prefixes never share one). Its
+``_meta`` names the deployment and the index it holds; nothing is copied into,
+out of, or deleted from a holding index without that marker.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
 
-from logstream.cluster.port import Cluster, IndexExists
+from logstream.cluster.port import Cluster, IndexExists, IndexMissing
 from logstream.observability import logger
 from logstream.retry import Deadline
 from logstream.schema.decisions import GroupDecisions
@@ -23,17 +34,15 @@ from logstream.schema.parked import ParkedDocuments
 from logstream.schema.report import GroupHeal
 from logstream.schema.scan import FieldConflict
 from logstream.schema.transform import heal_source
-from logstream.shipping.bulk import BulkSink
+from logstream.shipping.delivery import BulkSink
 from logstream.shipping.documents import Document
 
 _PAGE_SIZE: Final = 500
-_HOLDING_INFIX: Final = "_heal-"
+_HOLDING_INFIX: Final = "_heal_"
+_HOLDING_DIGEST_HEX: Final = 16
 #: A rebuild is not started with less time left than this (seconds).
 _REBUILD_MIN_SECONDS: Final = 20
-_HOLDING_BODY: Final = {
-    "settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}},
-    "mappings": {"dynamic": False, "properties": {}},
-}
+_HOLDING_SETTINGS: Final = {"index": {"number_of_shards": 1, "number_of_replicas": 0}}
 
 
 class IndexRebuilder:
@@ -81,30 +90,70 @@ class IndexRebuilder:
         403 and retried by Lambda), so nothing written meanwhile can be lost.
         """
         holding = self.holding_index(index)
-        if self._cluster.index_exists(index):
-            if not self._copy_aside(heal, index, holding, deadline):
+        cluster = self._cluster
+        if cluster.index_exists(index):
+            if not self._holding_usable(heal, index, holding):
                 return False
-            self._cluster.delete_index(index)
-        elif not self._cluster.index_exists(holding):
+            cluster.set_write_block(index, True)
+            deleted = False
+            try:
+                if not self._copy_aside(heal, index, holding, deadline):
+                    return False
+                cluster.delete_index(index)
+                deleted = True
+            finally:
+                if not deleted:  # a deleted index comes back from the template, unblocked
+                    with contextlib.suppress(IndexMissing):
+                        cluster.set_write_block(index, False)
+        elif not cluster.index_exists(holding) or not self._holding_usable(heal, index, holding):
             return False
         with contextlib.suppress(IndexExists):
-            self._cluster.create_index(index)  # the group's drift template applies
+            cluster.create_index(index)  # the group's drift template applies
         copied = self._copy_back(heal, holding, index, decisions, deadline)
         if copied is None:
             return False
-        self._cluster.delete_index(holding)
+        cluster.delete_index(holding)
         logger.info("index rebuilt under decided mappings", extra={"index": index, "docs": copied})
         return True
 
     def holding_index(self, index: str) -> str:
-        # Outside ${prefix}-*: no template, no alias, so searches never see it twice.
-        return f"{self._prefix}{_HOLDING_INFIX}{index[len(self._prefix) + 1 :]}"
+        """Where ``index`` is held while it is rebuilt (see the module doc)."""
+        digest = hashlib.sha256(index.encode()).hexdigest()[:_HOLDING_DIGEST_HEX]
+        return f"{self._prefix}{_HOLDING_INFIX}{digest}"
+
+    def _holding_marker(self, index: str) -> dict[str, str]:
+        return {"managed_by": "logstream", "index_prefix": self._prefix, "holding_for": index}
+
+    def _holding_usable(self, heal: GroupHeal, index: str, holding: str) -> bool:
+        """True when ``holding`` is absent or marked as this deployment's copy of ``index``."""
+        try:
+            meta = self._cluster.index_meta(holding)
+        except IndexMissing:
+            return True
+        marker = self._holding_marker(index)
+        if all(meta.get(key) == value for key, value in marker.items()):
+            return True
+        logger.error(
+            "holding index is not this deployment's: rebuild refused",
+            extra={"index": index, "holding": holding, "meta": meta},
+        )
+        heal.deferred.append(f"rebuild of {index}: {holding} exists and is not ours")
+        return False
 
     def _copy_aside(self, heal: GroupHeal, index: str, holding: str, deadline: Deadline) -> bool:
+        """Every document of the write-blocked ``index`` into ``holding``; False: not all."""
         cluster = self._cluster
-        cluster.set_write_block(index, True)
+        cluster.refresh(index)  # the block stops new writes; the refresh shows the last ones
         if not cluster.index_exists(holding):
-            cluster.create_index(holding, _HOLDING_BODY)
+            body = {
+                "settings": _HOLDING_SETTINGS,
+                "mappings": {
+                    "dynamic": False,
+                    "properties": {},
+                    "_meta": self._holding_marker(index),
+                },
+            }
+            cluster.create_index(holding, body)
         for page in cluster.iter_hits(index, page_size=_PAGE_SIZE):
             copies = [
                 _document_from_hit(holding, hit, orjson.dumps(hit["_source"])) for hit in page
@@ -114,7 +163,6 @@ class IndexRebuilder:
                 heal.deferred.append(f"rebuild of {index}: copy aside incomplete")
                 return False
         cluster.refresh(holding)
-        cluster.refresh(index)
         expected = cluster.count(index)
         held = cluster.count(holding)
         if held < expected:

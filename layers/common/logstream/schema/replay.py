@@ -10,7 +10,7 @@ the new reason, and what the cluster acknowledged leaves the quarantine.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Final
 
@@ -22,7 +22,7 @@ from logstream.schema.mappings import MappingSource
 from logstream.schema.parked import PAGE_SIZE, ParkedDocument, ParkedDocuments
 from logstream.schema.report import GroupHeal
 from logstream.schema.transform import TransformResult, heal_source
-from logstream.shipping.bulk import BulkSink, Rejection
+from logstream.shipping.delivery import BulkSink, Rejection
 from logstream.shipping.documents import Document
 
 #: How often a parked document is transformed and sent before it is parked again.
@@ -78,6 +78,8 @@ class QuarantineReplay:
     ) -> None:
         pending = [(p, p.diagnosis) for p in page]
         done: list[ParkedDocument] = []
+        # A record tried again is transformed again: only its last transform counts.
+        moved: dict[str, Mapping[str, int]] = {}
         for round_number in range(_MAX_ROUNDS):
             if not pending:
                 break
@@ -87,8 +89,7 @@ class QuarantineReplay:
             mappings = MappingSource(self._cluster)  # fresh per round, one GET per index
             for record, diagnosis in pending:
                 result = self._transform(record, diagnosis, decided, mappings)
-                decisions.count_moves(result.moved)
-                heal.values_moved += sum(result.moved.values())
+                moved[record.record_id] = result.moved
                 document = record.document(result.source)
                 owners[id(document)] = record
                 documents.append(document)
@@ -116,6 +117,9 @@ class QuarantineReplay:
             if refused:
                 heal.still_quarantined += len(refused)
                 self._parked.park(refused, deadline)
+        for record_moves in moved.values():
+            decisions.count_moves(record_moves)
+            heal.values_moved += sum(record_moves.values())
         heal.decisions_written = decisions.save()
         self._parked.unpark(done)
 

@@ -17,7 +17,7 @@ from logstream.schema.decisions import DecisionStore, decided_types
 from logstream.schema.diagnosis import Diagnosis, ErrorClass, diagnosis_of
 from logstream.schema.mappings import MappingSource
 from logstream.schema.transform import TransformResult, heal_source
-from logstream.shipping.bulk import BulkSink, DeliveryReport, Rejection
+from logstream.shipping.delivery import BulkSink, DeliveryReport, Rejection
 from logstream.shipping.documents import Document
 
 #: How often a refused document is fixed and re-sent before it is left to the quarantine.

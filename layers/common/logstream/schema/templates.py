@@ -15,6 +15,17 @@ templates do not merge, so it carries the whole body; when the logs template
 changes, :func:`ensure_templates` rebuilds every drift template from the
 decisions kept in its ``_meta``.
 
+A drift template must match its own group's daily indices and no other
+group's. ``{prefix}-orders-*`` would also match ``orders-api``'s and
+``orders-2026-01-01``'s indices, and patterns take only ``*``. So it lists one
+pattern per year, ``{prefix}-{part}-{YYYY}.*``: a group part never contains
+``.`` (see :mod:`logstream.naming`), so the first ``.`` after the prefix is
+always the one after the year, and ``{part}-{YYYY}.`` pins the part exactly.
+The years are :data:`DRIFT_YEARS`; an index of a day outside them gets the
+logs template only. The group part is the one the daily indices use (the
+index-name budget, not a fixed cut), and a name that would pass
+:data:`MAX_TEMPLATE_NAME_BYTES` is cut and suffixed with a hash of the part.
+
 App JSON under ``json`` is mapped by dynamic templates (docs/schema-healing.md
 says why): strings as ``keyword`` (ignore_above 1024; full text stays
 searchable through ``message``), every number as ``double`` (an integer field
@@ -30,12 +41,15 @@ A template is rewritten only when its body differs from what is installed
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any, Final
 
 import orjson
 
-from logstream.cluster.port import Cluster
-from logstream.naming import group_index_part
+from logstream.cluster.port import DEFAULT_TIMEOUT, Cluster, ClusterError
+from logstream.naming import index_prefix_for_group
+from logstream.observability import logger
+from logstream.retry import Deadline
 from logstream.settings import Settings
 
 _DATE: Final = {"type": "date", "format": "epoch_millis||strict_date_optional_time"}
@@ -44,6 +58,11 @@ _STORED_ONLY: Final = {"type": "object", "enabled": False}
 #: Priority of a group's drift template: above the logs template (100), and
 #: distinct per group-part length, so two overlapping patterns never tie.
 DRIFT_TEMPLATE_PRIORITY: Final = 1000
+#: The years of the days a drift template covers (one index pattern each).
+DRIFT_YEARS: Final = range(2000, 2100)
+#: Longest drift template name; a longer one is cut and gets a hash (as index names do).
+MAX_TEMPLATE_NAME_BYTES: Final = 255
+_NAME_HASH_HEX: Final = 10
 
 #: Mapping of a field whose type the healer decided, by type name.
 _DECIDED_MAPPINGS: Final[dict[str, dict[str, Any]]] = {
@@ -185,7 +204,22 @@ def _with_hash(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 
 def drift_template_name(settings: Settings, group_part: str) -> str:
-    return f"{settings.index_prefix}-drift-{group_part}"
+    """``{prefix}-drift-{part}``, cut and hash-suffixed past :data:`MAX_TEMPLATE_NAME_BYTES`."""
+    name = f"{settings.index_prefix}-drift-{group_part}"
+    if len(name.encode()) <= MAX_TEMPLATE_NAME_BYTES or group_part == "*":
+        return name
+    digest = hashlib.sha256(group_part.encode()).hexdigest()[:_NAME_HASH_HEX]
+    return f"{name[: MAX_TEMPLATE_NAME_BYTES - 1 - _NAME_HASH_HEX]}_{digest}"
+
+
+def drift_group_part(settings: Settings, group: str) -> str:
+    """The part ``group``'s daily indices carry: ``{prefix}-{part}-{YYYY.MM.DD}``."""
+    return index_prefix_for_group(settings.index_prefix, group)[len(settings.index_prefix) + 1 : -1]
+
+
+def drift_index_patterns(settings: Settings, group_part: str) -> list[str]:
+    """Patterns that match the group's daily indices and no other group's (module doc)."""
+    return [f"{settings.index_prefix}-{group_part}-{year}.*" for year in DRIFT_YEARS]
 
 
 def drift_template(settings: Settings, group_part: str, decided: dict[str, str]) -> dict[str, Any]:
@@ -196,7 +230,7 @@ def drift_template(settings: Settings, group_part: str, decided: dict[str, str])
     when the logs template changes (see :func:`refresh_drift_templates`).
     """
     body = logs_template(settings)
-    body["index_patterns"] = [f"{settings.index_prefix}-{group_part}-*"]
+    body["index_patterns"] = drift_index_patterns(settings, group_part)
     body["priority"] = DRIFT_TEMPLATE_PRIORITY + len(group_part)
     root = body["template"]["mappings"]["properties"]
     for path in sorted(decided, key=lambda p: p.count(".")):
@@ -217,32 +251,59 @@ def ensure_drift_template(
     """Install ``group``'s drift template for ``decided`` (nothing to do without decisions)."""
     if not decided:
         return False
-    part = group_index_part(group)
+    part = drift_group_part(settings, group)
     name = drift_template_name(settings, part)
+    current = cluster.index_templates(name).get(name)
+    if current is not None and (current.get("_meta") or {}).get("drift_group_part") != part:
+        # Another deployment's template (prefix ``{prefix}-drift``): never overwritten.
+        logger.error("template name taken by another template", extra={"template": name})
+        return False
     return ensure_template(cluster, name, drift_template(settings, part, decided))
 
 
-def ensure_templates(cluster: Cluster, settings: Settings) -> list[str]:
+def ensure_templates(
+    cluster: Cluster, settings: Settings, deadline: Deadline | None = None
+) -> list[str]:
     """Install or update both templates; returns the names that were (re)written.
 
     When the logs template changed, every drift template of this prefix is
     rebuilt on it too, so a group with decisions never keeps an old envelope.
+    With a ``deadline`` each call may spend only the time left (at a cold start
+    this runs inside the first invocation's budget).
     """
+    timeout = _timeouts(settings, deadline)
     written = []
     for name, body in (
         (f"{settings.index_prefix}-logs", logs_template(settings)),
         (f"{settings.index_prefix}-quarantine", quarantine_template(settings)),
     ):
-        if ensure_template(cluster, name, body):
+        if ensure_template(cluster, name, body, timeout=timeout):
             written.append(name)
     if f"{settings.index_prefix}-logs" in written:
-        written += refresh_drift_templates(cluster, settings)
+        written += refresh_drift_templates(cluster, settings, timeout=timeout)
     return written
 
 
-def refresh_drift_templates(cluster: Cluster, settings: Settings) -> list[str]:
+def _timeouts(settings: Settings, deadline: Deadline | None) -> Callable[[], float]:
+    """Each call's timeout: HTTP_TIMEOUT_SECS, or less when the deadline leaves less."""
+
+    def timeout() -> float:
+        if deadline is None:
+            return float(settings.http_timeout_secs)
+        left = deadline.remaining()
+        if left <= 0:
+            raise ClusterError(None, "no time left to install templates", retryable=True)
+        return min(float(settings.http_timeout_secs), left)
+
+    return timeout
+
+
+def refresh_drift_templates(
+    cluster: Cluster, settings: Settings, *, timeout: Callable[[], float] | None = None
+) -> list[str]:
     """Rebuild every drift template of this prefix from the decisions in its ``_meta``."""
-    found = cluster.index_templates(drift_template_name(settings, "*"))
+    timeout = timeout or _timeouts(settings, None)
+    found = cluster.index_templates(drift_template_name(settings, "*"), timeout=timeout())
     written = []
     for name, template in sorted(found.items()):
         meta = template.get("_meta") or {}
@@ -251,16 +312,22 @@ def refresh_drift_templates(cluster: Cluster, settings: Settings) -> list[str]:
             continue
         if name != drift_template_name(settings, part) or not isinstance(fields, dict):
             continue
-        if ensure_template(cluster, name, drift_template(settings, part, fields)):
+        if ensure_template(cluster, name, drift_template(settings, part, fields), timeout=timeout):
             written.append(name)
     return written
 
 
-def ensure_template(cluster: Cluster, name: str, body: dict[str, Any]) -> bool:
+def ensure_template(
+    cluster: Cluster,
+    name: str,
+    body: dict[str, Any],
+    *,
+    timeout: Callable[[], float] = lambda: DEFAULT_TIMEOUT,
+) -> bool:
     """PUT ``body`` as composable template ``name`` unless the same body is installed."""
     stamped, digest = _with_hash(body)
-    current = cluster.index_templates(name).get(name)
+    current = cluster.index_templates(name, timeout=timeout()).get(name)
     if current is not None and (current.get("_meta") or {}).get("content_hash") == digest:
         return False
-    cluster.put_index_template(name, stamped)
+    cluster.put_index_template(name, stamped, timeout=timeout())
     return True

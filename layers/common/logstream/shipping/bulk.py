@@ -1,125 +1,33 @@
 """Bulk delivery: NDJSON, gzip request bodies, and an outcome for every document.
 
-Each document ends in exactly one bucket of a :class:`DeliveryReport`:
-
-- ``delivered``   the cluster created it (201/200);
-- ``duplicates``  it was already there (409 on ``create``): replays are harmless;
-- ``rejected``    the cluster refused the document itself (HTTP 400: mapping
-                  and parsing errors, or 413 for a lone document too large);
-                  the caller parks it in quarantine;
-- ``undelivered`` still failing when retries or time ran out (429, 5xx,
-                  ``es_rejected_execution_exception``, timeouts, auth or
-                  cluster-block errors): the caller must fail the invocation.
+Each document ends in exactly one bucket of a
+:class:`~logstream.shipping.delivery.DeliveryReport` (what each bucket means is
+written there).
 
 Requests are bounded by BATCH_SIZE documents and BATCH_MAX_BYTES, at most
-MAX_IN_FLIGHT are sent at once, an HTTP 413 splits the request in half, and
-retries back off with full jitter inside the invocation's deadline.
+MAX_IN_FLIGHT are sent at once from one shared queue, a request the cluster
+refuses whole (HTTP 413 too large, or 400 invalid: an ``_id`` over 512 bytes
+fails the whole ``_bulk``) is split in halves down to the document at fault,
+which is rejected. Items to retry go back to the queue after a backoff with
+full jitter, inside the invocation's deadline, so they never hold up the rest.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, Final, Protocol
+from dataclasses import dataclass
 
 from isal import igzip
 
 from logstream.cluster.port import BulkEndpoint, ClusterError
 from logstream.retry import Backoff, Deadline
+from logstream.shipping.bulk_response import sort_items, whole_request_rejection
+from logstream.shipping.delivery import DeliveryReport, Undelivered
 from logstream.shipping.documents import Document
-
-#: Error types that mean "try again later", whatever the HTTP status says.
-_RETRYABLE_ERROR_TYPES: Final = frozenset(
-    {
-        "es_rejected_execution_exception",
-        "rejected_execution_exception",
-        "circuit_breaking_exception",
-        "process_cluster_event_timeout_exception",
-        "unavailable_shards_exception",
-        "timeout_exception",
-    }
-)
-
-
-class ItemOutcome(StrEnum):
-    DELIVERED = "delivered"
-    DUPLICATE = "duplicate"
-    RETRY = "retry"
-    REJECTED = "rejected"
-    FAILED = "failed"
-
-
-def classify_item(status: int, error_type: str | None) -> ItemOutcome:
-    """What one bulk response item means for its document."""
-    if status in (200, 201):
-        return ItemOutcome.DELIVERED
-    if status == 409:
-        return ItemOutcome.DUPLICATE
-    if status == 429 or status >= 500 or error_type in _RETRYABLE_ERROR_TYPES:
-        return ItemOutcome.RETRY
-    if status == 400:
-        return ItemOutcome.REJECTED
-    # 401/403/404 and the like are about the cluster, not the document:
-    # parking the document would hide an outage, so it stays undelivered.
-    return ItemOutcome.FAILED
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    document: Document
-    status: int
-    error_type: str
-    reason: str
-    error: dict[str, Any]
-
-    @property
-    def cause(self) -> dict[str, Any]:
-        """The error's ``caused_by`` (where mapping errors name the field), or {}."""
-        cause = self.error.get("caused_by")
-        return cause if isinstance(cause, dict) else {}
-
-
-@dataclass(frozen=True, slots=True)
-class Undelivered:
-    document: Document
-    reason: str
-
-
-@dataclass(slots=True)
-class DeliveryReport:
-    delivered: list[Document] = field(default_factory=list)
-    duplicates: list[Document] = field(default_factory=list)
-    rejected: list[Rejection] = field(default_factory=list)
-    undelivered: list[Undelivered] = field(default_factory=list)
-    retried: int = 0
-    requests: int = 0
-    splits: int = 0
-    bytes_sent: int = 0
-    seconds: float = 0.0
-
-    def merge(self, other: DeliveryReport) -> None:
-        self.delivered += other.delivered
-        self.duplicates += other.duplicates
-        self.rejected += other.rejected
-        self.undelivered += other.undelivered
-        self.retried += other.retried
-        self.requests += other.requests
-        self.splits += other.splits
-        self.bytes_sent += other.bytes_sent
-
-    @property
-    def acknowledged(self) -> list[Document]:
-        """Documents the cluster answered for: created, already there, or refused for cause."""
-        return self.delivered + self.duplicates + [r.document for r in self.rejected]
-
-
-class BulkSink(Protocol):
-    """Where documents go. One real implementation; tests use the real cluster."""
-
-    def deliver(self, documents: Sequence[Document], deadline: Deadline) -> DeliveryReport: ...
+from logstream.shipping.request_queue import RequestQueue
 
 
 def encode_bulk_body(documents: Sequence[Document]) -> bytes:
@@ -156,8 +64,25 @@ def chunk_documents(
             yield chunk
 
 
+@dataclass(slots=True)
+class _Request:
+    """Documents to send together, how many requests they already took, and why the last failed."""
+
+    documents: list[Document]
+    attempt: int = 0
+    reason: str = ""
+    size: int = 0
+
+
 class ClusterBulkSink:
-    """Delivers documents with ``_bulk``, classifying every item of every response."""
+    """Delivers documents with ``_bulk``, classifying every item of every response.
+
+    Up to MAX_IN_FLIGHT workers take requests from one :class:`RequestQueue`.
+    Items to retry go back to the queue, after their backoff, joined with the
+    other retries of the same attempt; a worker never waits on one request's
+    backoff while other requests are ready. A whole-request 400 or 413 splits
+    the request in halves down to the one document at fault, which is rejected.
+    """
 
     def __init__(
         self,
@@ -170,6 +95,7 @@ class ClusterBulkSink:
         http_timeout_secs: float,
         backoff: Backoff,
         max_attempts: int = 12,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._cluster = cluster
         self._batch_size = batch_size
@@ -179,19 +105,26 @@ class ClusterBulkSink:
         self._http_timeout = http_timeout_secs
         self._backoff = backoff
         self._max_attempts = max_attempts
+        self._clock = clock
         self._pool: ThreadPoolExecutor | None = None
 
     def deliver(self, documents: Sequence[Document], deadline: Deadline) -> DeliveryReport:
         started = time.perf_counter()
-        chunks = list(chunk_documents(documents, self._batch_size, self._batch_max_bytes))
+        chunks = chunk_documents(documents, self._batch_size, self._batch_max_bytes)
+        requests = [_Request(list(c), size=_size(c)) for c in chunks]
+        work = RequestQueue(requests, clock=self._clock, sleep=self._backoff.sleep)
         report = DeliveryReport()
-        if len(chunks) <= 1 or self._max_in_flight == 1:
-            for chunk in chunks:
-                report.merge(self._deliver_chunk(chunk, deadline))
+        lock = threading.Lock()
+        workers = min(self._max_in_flight, len(requests))
+        if workers <= 1:
+            self._work(work, deadline, report, lock)
         else:
             pool = self._executor()
-            for part in pool.map(lambda c: self._deliver_chunk(c, deadline), chunks):
-                report.merge(part)
+            running = [
+                pool.submit(self._work, work, deadline, report, lock) for _ in range(workers)
+            ]
+            for worker in running:
+                worker.result()
         report.seconds = time.perf_counter() - started
         return report
 
@@ -201,111 +134,119 @@ class ClusterBulkSink:
             self._pool = ThreadPoolExecutor(self._max_in_flight, thread_name_prefix="bulk")
         return self._pool
 
-    def _deliver_chunk(self, chunk: Sequence[Document], deadline: Deadline) -> DeliveryReport:
-        report = DeliveryReport()
-        pending = chunk
-        attempt = 0
-        last_reason = ""
-        while pending:
-            if attempt >= self._max_attempts:
-                break
-            if attempt and not self._backoff.wait(attempt - 1, deadline, reserve=0.5):
-                break
-            timeout = min(self._http_timeout, deadline.remaining())
-            if timeout <= 0.5:
-                last_reason = "; ".join(
-                    filter(None, [last_reason, "no time left before the invocation deadline"])
-                )
-                break
-            attempt += 1
-            if attempt > 1:
-                report.retried += len(pending)
-            body = gzip_body(encode_bulk_body(pending), self._gzip_level)
-            report.requests += 1
-            report.bytes_sent += len(body)
-            try:
-                response = self._cluster.bulk(body, timeout)
-            except ClusterError as error:
-                last_reason = str(error)
-                if error.status == 413:
-                    return self._split_after_413(pending, error, deadline, report)
-                if error.retryable:
-                    continue
-                break
-            pending, last_reason = self._sort_items(pending, response, report)
-        report.undelivered += [
-            Undelivered(doc, last_reason or "retries exhausted") for doc in pending
-        ]
-        return report
-
-    def _split_after_413(
+    def _work(
         self,
-        pending: Sequence[Document],
-        error: ClusterError,
+        work: RequestQueue[_Request],
         deadline: Deadline,
         report: DeliveryReport,
+        lock: threading.Lock,
+    ) -> None:
+        while (request := work.take()) is not None:
+            try:
+                part = self._send(request, work, deadline)
+                with lock:
+                    report.merge(part)
+            finally:
+                work.done()
+
+    def _send(
+        self, request: _Request, work: RequestQueue[_Request], deadline: Deadline
     ) -> DeliveryReport:
-        if len(pending) == 1:
-            document = pending[0]
-            report.rejected.append(
-                Rejection(document, 413, "request_entity_too_large", str(error), {})
+        """One request; what is settled goes into the returned report, the rest back to work."""
+        report = DeliveryReport()
+        pending = request.documents
+        timeout = min(self._http_timeout, deadline.remaining())
+        if timeout <= 0.5:
+            reason = "; ".join(
+                filter(None, [request.reason, "no time left before the invocation deadline"])
             )
+            report.undelivered += [Undelivered(doc, reason) for doc in pending]
             return report
-        report.splits += 1
-        middle = len(pending) // 2
-        for half in (pending[:middle], pending[middle:]):
-            report.merge(self._deliver_chunk(half, deadline))
+        if request.attempt:
+            report.retried += len(pending)
+        body = gzip_body(encode_bulk_body(pending), self._gzip_level)
+        report.requests += 1
+        report.bytes_sent += len(body)
+        try:
+            response = self._cluster.bulk(body, timeout)
+        except ClusterError as error:
+            if error.status in (400, 413) and not error.retryable:
+                self._narrow(request, error, work, report)
+            elif error.retryable:
+                self._retry(
+                    pending,
+                    attempt=request.attempt + 1,
+                    reason=str(error),
+                    work=work,
+                    deadline=deadline,
+                    report=report,
+                )
+            else:
+                report.undelivered += [Undelivered(doc, str(error)) for doc in pending]
+            return report
+        retry, reason = sort_items(pending, response, report)
+        if retry:
+            self._retry(
+                retry,
+                attempt=request.attempt + 1,
+                reason=reason,
+                work=work,
+                deadline=deadline,
+                report=report,
+            )
         return report
 
-    @staticmethod
-    def _sort_items(
-        pending: Sequence[Document], response: dict[str, Any], report: DeliveryReport
-    ) -> tuple[Sequence[Document], str]:
-        items = response.get("items")
-        if not isinstance(items, list) or len(items) != len(pending):
-            # Without one answer per document nothing can be counted as delivered.
-            return pending, f"bulk response had {len(items or [])} items for {len(pending)} docs"
-        if response.get("errors") is False:
-            # The bulk API's own summary: no item failed, so every one was created.
-            report.delivered += pending
-            return [], ""
-        retry: list[Document] = []
-        reason = ""
-        for document, item in zip(pending, items, strict=True):
-            # The single key is the op name; read whichever it is (create, index...).
-            result: dict[str, Any] = next(iter(item.values()))
-            status = int(result.get("status", 0))
-            raw_error = result.get("error") or {}
-            error: dict[str, Any] = (
-                raw_error if isinstance(raw_error, dict) else {"reason": str(raw_error)}
-            )
-            error_type = error.get("type")
-            outcome = classify_item(status, error_type)
-            if outcome is ItemOutcome.DELIVERED:
-                report.delivered.append(document)
-            elif outcome is ItemOutcome.DUPLICATE:
-                report.duplicates.append(document)
-            elif outcome is ItemOutcome.REJECTED:
-                report.rejected.append(
-                    Rejection(
-                        document,
-                        status,
-                        str(error_type or "unknown"),
-                        str(error.get("reason", "")),
-                        error,
-                    )
-                )
-            elif outcome is ItemOutcome.RETRY:
-                retry.append(document)
-                reason = f"item status {status} {error_type or ''}".strip()
-            else:
-                report.undelivered.append(
-                    Undelivered(document, f"item status {status}: {_item_reason(error)}")
-                )
-        return retry, reason
+    def _narrow(
+        self,
+        request: _Request,
+        error: ClusterError,
+        work: RequestQueue[_Request],
+        report: DeliveryReport,
+    ) -> None:
+        """A request refused whole (413 too large, 400 invalid): halves, down to the culprit.
+
+        A lone document refused whole is rejected with the cluster's reason, so
+        it is parked; its neighbours are delivered.
+        """
+        pending = request.documents
+        if len(pending) == 1:
+            report.rejected.append(whole_request_rejection(pending[0], error))
+            return
+        report.splits += 1
+        middle = len(pending) // 2
+        work.now(_Request(half, size=_size(half)) for half in (pending[:middle], pending[middle:]))
+
+    def _retry(
+        self,
+        documents: list[Document],
+        *,
+        attempt: int,
+        reason: str,
+        work: RequestQueue[_Request],
+        deadline: Deadline,
+        report: DeliveryReport,
+    ) -> None:
+        """Back to the queue after a backoff, or undelivered when tries or time ran out."""
+        if attempt >= self._max_attempts:
+            report.undelivered += [Undelivered(d, reason or "retries exhausted") for d in documents]
+            return
+        pause = self._backoff.delay(attempt - 1)
+        if deadline.remaining() < pause + 0.5:
+            report.undelivered += [Undelivered(d, reason) for d in documents]
+            return
+        retry = _Request(documents, attempt, reason, _size(documents))
+
+        def join(waiting: _Request) -> bool:
+            if len(waiting.documents) + len(documents) > self._batch_size:
+                return False
+            if waiting.size + retry.size > self._batch_max_bytes:
+                return False
+            waiting.documents += documents
+            waiting.size += retry.size
+            return True
+
+        work.later(retry, self._clock() + pause, key=attempt, join=join)
 
 
-def _item_reason(error: Any) -> str:
-    if isinstance(error, dict):
-        return f"{error.get('type')}: {error.get('reason')}"
-    return str(error)
+def _size(documents: Sequence[Document]) -> int:
+    return sum([len(d.line) for d in documents])

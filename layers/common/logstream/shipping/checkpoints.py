@@ -3,6 +3,11 @@
 A watermark is written only after the cluster acknowledged the documents, and
 with a conditional write so it never moves backwards, whatever order
 concurrent invocations finish in.
+
+A write is only started when the deadline leaves room for the slowest a
+DynamoDB call can be (``call_bound_secs``, from the boto timeouts and retries
+set in :mod:`logstream.clients`); otherwise it is skipped with a warning and
+the ``CheckpointsSkipped`` metric. Skipping is safe: a watermark only lags.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import ClientError
 
+from logstream.observability import Metric, count, logger
+from logstream.retry import Deadline
 from logstream.shipping.documents import Document
 from logstream.state_table import checkpoint_key, condition_failed
 
@@ -23,8 +30,8 @@ StreamKey = tuple[str, str]  # (log group, log stream)
 
 
 class CheckpointStore(Protocol):
-    def advance(self, watermarks: Mapping[StreamKey, int]) -> int:
-        """Move each watermark forward; returns how many moved."""
+    def advance(self, watermarks: Mapping[StreamKey, int], deadline: Deadline) -> int:
+        """Move each watermark forward while time allows; returns how many moved."""
         ...
 
     def get(self, log_group: str, log_stream: str) -> int | None: ...
@@ -56,14 +63,22 @@ def acknowledged_watermarks(
 class DynamoCheckpointStore:
     """Checkpoints in the state table (item schema: :mod:`logstream.state_table`)."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, *, call_bound_secs: float) -> None:
         self._client = client
         self._table = table
+        self._call_bound = call_bound_secs
 
-    def advance(self, watermarks: Mapping[StreamKey, int]) -> int:
+    def advance(self, watermarks: Mapping[StreamKey, int], deadline: Deadline) -> int:
         moved = 0
         now = str(int(time.time() * 1000))
-        for (log_group, log_stream), watermark in watermarks.items():
+        for done, ((log_group, log_stream), watermark) in enumerate(watermarks.items()):
+            if deadline.remaining() < self._call_bound:
+                count(Metric.CHECKPOINTS_SKIPPED, len(watermarks) - done)
+                logger.warning(
+                    "no time left to write watermarks; they lag until the next batch",
+                    extra={"skipped": len(watermarks) - done, "log_group": log_group},
+                )
+                break
             try:
                 self._client.update_item(
                     TableName=self._table,

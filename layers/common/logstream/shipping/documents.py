@@ -32,6 +32,10 @@ from logstream.shipping.lambda_lines import parse_lambda_platform_line
 MAX_MESSAGE_BYTES: Final = 1024 * 1024
 #: 9999-12-31T23:59:59.999Z, the last instant an index date suffix can spell.
 MAX_TIMESTAMP_MS: Final = 253_402_300_799_999
+#: OpenSearch refuses an ``_id`` over 512 bytes, and with it the whole ``_bulk`` request.
+MAX_ID_BYTES: Final = 512
+# An id of at most this many characters cannot exceed MAX_ID_BYTES (4 bytes a character).
+_SURELY_SHORT_ID: Final = MAX_ID_BYTES // 4
 
 
 @dataclass(slots=True)
@@ -134,6 +138,9 @@ class EventOrigin:
     encoding_repaired: bool = False
 
 
+_BAD_STREAM: Final = "event logStream is not a string"
+_NOT_UTF8: Final = "event holds text that is not valid UTF-8 (lone surrogates)"
+
 # One document's bulk lines, by what the message turned out to be. Arguments:
 # action prefix, JSON id, @timestamp, JSON id, fields before `message`, JSON
 # message, [parsed fields,] and the envelope tail with the closing brace.
@@ -142,7 +149,10 @@ _JSON_LINE: Final = b'%s%s}}\n{"@timestamp":%d,"event_id":%s%s,"message":%s,"jso
 _LAMBDA_LINE: Final = b'%s%s}}\n{"@timestamp":%d,"event_id":%s%s,"message":%s,"lambda":%s%s'
 
 
-def build_documents(events: Iterable[Any], origin: EventOrigin, index_prefix: str) -> DocumentBatch:
+# One pass per event by design (the hot path): splitting it costs a call per event.
+def build_documents(  # noqa: PLR0912, PLR0915
+    events: Iterable[Any], origin: EventOrigin, index_prefix: str
+) -> DocumentBatch:
     """Turn CloudWatch events (``id``, ``timestamp``, ``message``; optionally
     ``logStream``, ``ingestionTime``) into documents; a malformed event becomes
     a :class:`BadEvent`, never an error.
@@ -164,27 +174,35 @@ def build_documents(events: Iterable[Any], origin: EventOrigin, index_prefix: st
             type(event) is dict
             and type(event_id := event.get("id")) is str
             and event_id
+            and len(event_id) <= _SURELY_SHORT_ID
             and type(timestamp := event.get("timestamp")) is int
             and 0 <= timestamp <= MAX_TIMESTAMP_MS
             and type(message := event.get("message")) is str
+            and ((stream := event.get("logStream")) is None or type(stream) is str)
         ):
             problem = event_problem(event)
             if problem is not None:
                 batch.bad_events.append(BadEvent(position, problem, event))
                 continue
             event_id, timestamp, message = event["id"], event["timestamp"], event["message"]
+            stream = event.get("logStream")
 
-        stream = event.get("logStream") or default_stream
+        stream = stream or default_stream
         day = timestamp // 86_400_000
         target = index_of_day.get(day)
         if target is None:
             target = index_of_day[day] = _daily_target(group_prefix, timestamp)
-        tail = tail_of_stream.get(stream)
-        if tail is None:
-            tail = tail_of_stream[stream] = _envelope_tail(origin, stream)
-
         doc_id = document_id(event_id)
-        id_json = dumps(doc_id)
+        try:
+            tail = tail_of_stream.get(stream)
+            if tail is None:
+                tail = tail_of_stream[stream] = _envelope_tail(origin, stream)
+            id_json = dumps(doc_id)
+            message_json = dumps(message)
+        except TypeError:
+            # Lone surrogates: only FilterLogEvents can hand them in (payloads are scrubbed).
+            batch.bad_events.append(BadEvent(position, _NOT_UTF8, event))
+            continue
         # Informational: kept when it is a plausible epoch-ms integer, else left out.
         ingestion_time = event.get("ingestionTime")
         before_message = (
@@ -199,6 +217,7 @@ def build_documents(events: Iterable[Any], origin: EventOrigin, index_prefix: st
         elif len(message) * 4 > MAX_MESSAGE_BYTES and (cut := _cut_oversize(message)):
             original = message
             message, truncation = cut
+            message_json = dumps(message)
             before_message += truncation
 
         first = message[:1]
@@ -211,11 +230,11 @@ def build_documents(events: Iterable[Any], origin: EventOrigin, index_prefix: st
             line_format = _LAMBDA_LINE
         if fields is None:
             line = _PLAIN_LINE % (
-                target[1], id_json, timestamp, id_json, before_message, dumps(message), tail
+                target[1], id_json, timestamp, id_json, before_message, message_json, tail
             )  # fmt: skip
         else:
             line = line_format % (
-                target[1], id_json, timestamp, id_json, before_message, dumps(message), fields,
+                target[1], id_json, timestamp, id_json, before_message, message_json, fields,
                 tail,
             )  # fmt: skip
 
@@ -227,18 +246,29 @@ def build_documents(events: Iterable[Any], origin: EventOrigin, index_prefix: st
 
 
 def _json_fields(message: str) -> bytes | None:
-    """The ``json`` field of a message that is a JSON object, encoded; else None."""
+    """The ``json`` field of a message that is a JSON object, encoded; else None.
+
+    Not JSON after all, numbers beyond 64 bits, or nesting deeper than orjson
+    writes (255 levels): the text is kept in ``message`` and nothing is parsed.
+    """
     try:
         parsed = orjson.loads(message)
     except orjson.JSONDecodeError:
-        # Not JSON after all (or numbers beyond 64 bits): the text is kept in `message`.
         return None
-    return orjson.dumps(parsed) if isinstance(parsed, dict) else None
+    if not isinstance(parsed, dict):
+        return None
+    try:
+        return orjson.dumps(parsed)
+    except TypeError:
+        return None
 
 
-def _lambda_fields(message: str) -> bytes:
-    """The ``lambda`` field of a START / END / REPORT line, encoded."""
-    return orjson.dumps(parse_lambda_platform_line(message))
+def _lambda_fields(message: str) -> bytes | None:
+    """The ``lambda`` field of a START / END / REPORT line, encoded; None if it cannot be."""
+    try:
+        return orjson.dumps(parse_lambda_platform_line(message))
+    except TypeError:
+        return None
 
 
 def _cut_oversize(message: str) -> tuple[str, bytes] | None:
@@ -250,13 +280,15 @@ def _cut_oversize(message: str) -> tuple[str, bytes] | None:
     return cut, b',"message_truncated":true,"message_bytes":%d' % len(encoded)
 
 
-def event_problem(event: Any) -> str | None:
+def event_problem(event: Any) -> str | None:  # noqa: PLR0911 - one return per reason
     """Why ``event`` cannot become a document, or None. A missing message is set to ``""``."""
     if not isinstance(event, dict):
         return "event is not a JSON object"
     event_id = event.get("id")
     if not isinstance(event_id, str) or not event_id:
         return "event has no id"
+    if len(event_id) > _SURELY_SHORT_ID and _utf8_length(event_id) > MAX_ID_BYTES:
+        return f"event id is longer than {MAX_ID_BYTES} bytes, the most an OpenSearch _id holds"
     timestamp = event.get("timestamp")
     if (
         not isinstance(timestamp, int)
@@ -270,7 +302,15 @@ def event_problem(event: Any) -> str | None:
         event["message"] = ""
     elif not isinstance(message, str):
         return "event message is not a string"
+    stream = event.get("logStream")
+    if stream is not None and not isinstance(stream, str):
+        # A missing or empty logStream means the payload's; anything else is no stream name.
+        return _BAD_STREAM
     return None
+
+
+def _utf8_length(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _envelope_tail(origin: EventOrigin, stream: str) -> bytes:

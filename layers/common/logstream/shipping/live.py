@@ -1,7 +1,9 @@
 """The live path: one subscription payload from CloudWatch Logs, decoded and shipped.
 
 Around :class:`~logstream.shipping.service.Shipper` it adds what only live
-delivery has: undecodable payloads parked whole, control messages, the
+delivery has: Lambda events that are no subscription delivery and
+undecodable payloads parked whole (retrying could never fix them; only a
+failure to park them fails the invocation), control messages, the
 feedback-loop guard, acknowledged watermarks per stream, and the hook that
 plans a backfill the first time a group is seen.
 """
@@ -9,12 +11,19 @@ plans a backfill the first time a group is seen.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from logstream.observability import Metric, count, logger
 from logstream.retry import Deadline
 from logstream.shipping.checkpoints import CheckpointStore
 from logstream.shipping.documents import EventOrigin
-from logstream.shipping.payload import LogBatch, PayloadError, decode_payload
+from logstream.shipping.payload import (
+    LogBatch,
+    PayloadError,
+    decode_payload,
+    subscription_data,
+)
+from logstream.shipping.quarantine import json_text
 from logstream.shipping.report import DeliveryIncomplete, ShipReport
 from logstream.shipping.service import Shipper
 
@@ -41,9 +50,18 @@ class LiveShipper:
         self._own_log_groups = own_log_groups
         self._warned_feedback = False
 
+    def ship_event(self, event: Any, deadline: Deadline) -> ShipReport:
+        """One Lambda event from a subscription filter; any other event is parked whole."""
+        try:
+            raw_data = subscription_data(event)
+        except PayloadError as error:
+            self._shipper.ensure_prepared(deadline)
+            return self._park_bad_payload(json_text(event), error, deadline)
+        return self.ship_payload(raw_data, deadline)
+
     def ship_payload(self, raw_data: str, deadline: Deadline) -> ShipReport:
         """One ``awslogs.data`` string from a subscription filter."""
-        self._shipper.ensure_prepared()
+        self._shipper.ensure_prepared(deadline)
         try:
             batch = decode_payload(raw_data)
         except PayloadError as error:

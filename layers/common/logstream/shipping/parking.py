@@ -14,7 +14,7 @@ from typing import Protocol
 
 from logstream.observability import Metric, count, logger
 from logstream.retry import Deadline
-from logstream.shipping.bulk import BulkSink, DeliveryReport, Rejection, Undelivered
+from logstream.shipping.delivery import BulkSink, DeliveryReport, Rejection, Undelivered
 from logstream.shipping.documents import Document, DocumentBatch, EventOrigin
 from logstream.shipping.payload import PayloadError
 from logstream.shipping.quarantine import (

@@ -4,21 +4,31 @@ Records go to ``${INDEX_PREFIX}-quarantine`` with op ``index`` and a
 deterministic id, so parking the same thing twice keeps one record with the
 latest reason. The original is kept verbatim in a field the cluster stores but
 never indexes, so a quarantine record itself can never hit a mapping conflict.
+
+A record is written whatever the original holds: integers beyond 64 bits,
+lone surrogates in keys or values and deep nesting are escaped (see
+:func:`json_text`), and an original over :data:`MAX_PARKED_RAW_CHARS` is cut,
+with the record saying so.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 from logstream.schema.diagnosis import diagnosis_of
-from logstream.shipping.bulk import Rejection
+from logstream.shipping.delivery import Rejection
 from logstream.shipping.documents import BadEvent, Document, OversizeEvent
 from logstream.shipping.payload import PayloadError
+
+#: The most of an original a record keeps: a real subscription payload (256 KB of
+#: base64) fits whole, a forged one cannot make a record too big to write.
+MAX_PARKED_RAW_CHARS: Final = 1024 * 1024
 
 
 class QuarantineKind(StrEnum):
@@ -40,15 +50,52 @@ def _record(
 ) -> Document:
     now = now_ms if now_ms is not None else int(time.time() * 1000)
     body = {"@timestamp": now, "log_group": log_group, "log_stream": log_stream, **fields}
+    try:
+        source = orjson.dumps(body)
+    except TypeError:
+        # Lone surrogates in a field: written as their escapes instead.
+        source = orjson.dumps({k: _printable(v) for k, v in body.items()})
     return Document.from_source(
         index=quarantine_index,
-        doc_id=record_id,
+        doc_id=_printable(record_id),
         timestamp=timestamp,
         log_group=log_group,
         log_stream=log_stream,
-        source=orjson.dumps(body),
+        source=source,
         op="index",
     )
+
+
+def json_text(value: Any) -> str:
+    """``value`` as JSON text, whatever it holds; never an error.
+
+    orjson first (fast, exact); the standard library for what orjson refuses
+    (integers beyond 64 bits, lone surrogates, which it writes as ``\\udXXX``
+    escapes, nesting past 255 levels); a placeholder naming the type if even
+    that fails (nesting past the interpreter's recursion limit).
+    """
+    try:
+        return orjson.dumps(value, default=str).decode("utf-8")
+    except TypeError:
+        pass
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return f"<a {type(value).__name__} that cannot be written as JSON>"
+
+
+def _printable(value: Any) -> Any:
+    """A string with lone surrogates as backslash escapes; anything else as is."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def _bounded_raw(raw: str) -> dict[str, Any]:
+    """The ``raw`` field of a record, cut to :data:`MAX_PARKED_RAW_CHARS` if need be."""
+    if len(raw) <= MAX_PARKED_RAW_CHARS:
+        return {"raw": raw}
+    return {"raw": raw[:MAX_PARKED_RAW_CHARS], "raw_truncated": True, "raw_chars": len(raw)}
 
 
 def rejection_record(
@@ -89,7 +136,7 @@ def bad_payload_record(
     quarantine_index: str, raw_payload: str, error: PayloadError, now_ms: int | None = None
 ) -> Document:
     """A subscription payload that could not be decoded, kept byte for byte (base64)."""
-    digest = hashlib.sha256(raw_payload.encode("utf-8", "replace")).hexdigest()[:32]
+    digest = hashlib.sha256(raw_payload.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return _record(
         quarantine_index,
         f"payload-{digest}",
@@ -97,7 +144,7 @@ def bad_payload_record(
             "kind": QuarantineKind.BAD_PAYLOAD.value,
             "error_type": error.kind.value,
             "reason": error.detail,
-            "raw": raw_payload,
+            **_bounded_raw(raw_payload),
         },
         log_group="",
         log_stream="",
@@ -114,8 +161,9 @@ def bad_event_record(
     now_ms: int | None = None,
 ) -> Document:
     """One malformed event of an otherwise good payload."""
-    raw = orjson.dumps(bad_event.raw, default=str).decode("utf-8")
-    digest = hashlib.sha256(f"{log_group}\n{log_stream}\n{raw}".encode()).hexdigest()[:32]
+    raw = json_text(bad_event.raw)
+    identity = f"{log_group}\n{log_stream}\n{raw}".encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(identity).hexdigest()[:32]
     return _record(
         quarantine_index,
         f"event-{digest}",
@@ -123,7 +171,7 @@ def bad_event_record(
             "kind": QuarantineKind.BAD_EVENT.value,
             "error_type": "invalid_event",
             "reason": bad_event.reason,
-            "raw": raw,
+            **_bounded_raw(raw),
         },
         log_group=log_group,
         log_stream=log_stream,

@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from logstream.errors import InfrastructureError
 from logstream.observability import Metric, count, logger, record
-from logstream.shipping.bulk import Undelivered
+from logstream.shipping.delivery import Undelivered
 
 
 @dataclass(slots=True)

@@ -22,8 +22,8 @@ from typing import Any
 from logstream.naming import is_sanitized
 from logstream.observability import Metric, count
 from logstream.retry import Deadline
-from logstream.shipping.bulk import BulkSink, DeliveryReport
 from logstream.shipping.checkpoints import CheckpointStore, acknowledged_watermarks
+from logstream.shipping.delivery import BulkSink, DeliveryReport
 from logstream.shipping.documents import Document, EventOrigin, build_documents
 from logstream.shipping.parking import Parking
 from logstream.shipping.report import DeliveryIncomplete, ShipReport, emit
@@ -41,7 +41,7 @@ class Shipper:
         *,
         index_prefix: str,
         region: str,
-        prepare: Callable[[], object] | None = None,
+        prepare: Callable[[Deadline], object] | None = None,
     ) -> None:
         self._sink = sink
         self._parking = parking
@@ -57,10 +57,13 @@ class Shipper:
     def region(self) -> str:
         return self._region
 
-    def ensure_prepared(self) -> None:
-        """Install what must exist before the first document creates an index (templates)."""
+    def ensure_prepared(self, deadline: Deadline) -> None:
+        """Install what must exist before the first document creates an index (templates).
+
+        Runs inside the first invocation's budget, so it gets the deadline.
+        """
         if self._prepare is not None:
-            self._prepare()
+            self._prepare(deadline)
             self._prepare = None
 
     def ship_events(
@@ -76,7 +79,7 @@ class Shipper:
         ``checkpoints``, given by the live path only, receives each stream's
         acknowledged watermark after the cluster answered.
         """
-        self.ensure_prepared()
+        self.ensure_prepared(deadline)
         started = time.perf_counter()
         built = build_documents(events, origin, self._index_prefix)
         if is_sanitized(origin.log_group):
@@ -97,7 +100,7 @@ class Shipper:
         emit(report)
         if checkpoints is not None:
             marks = acknowledged_watermarks(acknowledged, undelivered)
-            report.checkpoints_advanced = checkpoints.advance(marks) if marks else 0
+            report.checkpoints_advanced = checkpoints.advance(marks, deadline) if marks else 0
         if delivery.undelivered:
             raise DeliveryIncomplete(report, delivery.undelivered[:20])
         return report
