@@ -9,6 +9,7 @@ to JSON and ``reliability_table.py`` renders docs/reliability.md from it.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -112,13 +113,28 @@ def ids_in_index(search: OpenSearch, prefix: str) -> Counter[str]:
 
 
 def parked_ids(search: OpenSearch, prefix: str) -> Counter[str]:
-    """``doc_id`` of every quarantine record (events parked for a reason)."""
+    """The event id of every quarantine record (events parked for a reason).
+
+    A refused document's record names it in ``doc_id``; a malformed event's
+    record keeps the event itself in ``raw``, which holds its id if it had one.
+    """
     quarantine = f"{prefix}-quarantine"
     if not search.indices.exists(index=quarantine):
         return Counter()
     search.indices.refresh(index=quarantine)
-    hits = helpers.scan(search, index=quarantine, query={"_source": ["doc_id"]}, size=5_000)
-    return Counter(str(hit["_source"].get("doc_id")) for hit in hits)
+    query = {"_source": ["doc_id", "raw"]}
+    hits = helpers.scan(search, index=quarantine, query=query, size=5_000)
+    return Counter(_parked_event_id(hit["_source"]) for hit in hits)
+
+
+def _parked_event_id(record: dict[str, Any]) -> str:
+    if record.get("doc_id"):
+        return str(record["doc_id"])
+    try:
+        raw = json.loads(record.get("raw") or "null")
+    except ValueError:
+        return ""
+    return str(raw.get("id", "")) if isinstance(raw, dict) else ""
 
 
 @dataclass

@@ -17,6 +17,7 @@ import pytest
 from devstack.fault_proxy import FaultProxy
 from devstack.payloads import make_events, subscription_payload
 from logstream.shipping.service import DeliveryIncomplete
+from logstream.state_table import checkpoint_key
 from tests.faults.matrix import CaseRow, Invocation, invoke_within
 from tests.integration.conftest import Deployment
 
@@ -39,6 +40,15 @@ def _warm_up(deployment: Deployment) -> None:
         60.0,
     )
     warm.raise_error()
+
+
+def _watermark(deployment: Deployment, group: str, stream: str) -> int | None:
+    item = deployment.dynamodb.get_item(
+        TableName=deployment.settings.state_table or "",
+        Key=checkpoint_key(group, stream),
+        ConsistentRead=True,
+    ).get("Item")
+    return int(item["watermark"]["N"]) if item and "watermark" in item else None
 
 
 def _assert_exactly_once(case: CaseRow, deployment: Deployment, **kwargs: Any) -> None:
@@ -86,7 +96,10 @@ def test_a_few_poisoned_items_do_not_hold_back_the_batch(
     deployment = deployment_behind_proxy
     events = make_events(5_000, START_MS, step_ms=3)
     poisoned = {e["id"] for e in events[::100]}
-    fault_case.faults = "1% of items answered 429 on every try, until the deadline; then healed"
+    fault_case.faults = (
+        "1% of items answered 429 on every try until the deadline; a later batch of the "
+        "same stream; then the retry"
+    )
     fault_proxy.fail_items(status=429, ids=poisoned, times=None)
     first = _decode(fault_case, events, "poisoned")
     assert first.finished, first.describe()
@@ -94,9 +107,18 @@ def test_a_few_poisoned_items_do_not_hold_back_the_batch(
     indexed = fault_case.count(deployment.search, deployment.settings.index_prefix)
     held_back = sorted(e["id"] for e in events if not indexed[e["id"]] and e["id"] not in poisoned)
     fault_proxy.clear_faults()
+    # A later batch of the same stream lands before the retry: the stream's
+    # acknowledged watermark must stay below the earliest undelivered event.
+    later = make_events(100, START_MS + 20_000, step_ms=3, seed=5, first_sequence=10_000)
+    _decode(fault_case, later, "a later batch").raise_error()
+    watermark = _watermark(deployment, "/fault/cluster", "s")
+    earliest_undelivered = min(e["timestamp"] for e in events if e["id"] in poisoned)
     retry = _decode(fault_case, events, "Lambda retry")
     retry.raise_error()
     _assert_exactly_once(fault_case, deployment)
+    assert watermark is None or watermark < earliest_undelivered, (
+        f"the watermark moved to {watermark}, past an undelivered event at {earliest_undelivered}"
+    )
     assert held_back == [], (
         f"{len(held_back)} of {len(events) - len(poisoned)} healthy events were left "
         f"undelivered behind {len(poisoned)} poisoned ones"
@@ -188,7 +210,10 @@ def test_an_event_id_the_cluster_refuses_does_not_sink_its_chunk(
     _assert_exactly_once(fault_case, deployment, may_park=[events[150]["id"]])
     call.raise_error()
     assert call.result["undelivered"] == 0
-    assert call.result["quarantined"] == 1  # visible: parked with its reason
+    # Visible: parked with its reason (as a malformed event or as a refused document).
+    assert call.result["bad_events"] + call.result["quarantined"] == 1, call.result
+    assert fault_case.parked == 1
+    assert any("512" in str(r.get("reason")) for r in deployment.quarantine())
 
 
 @pytest.mark.parametrize(

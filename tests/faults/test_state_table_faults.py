@@ -47,10 +47,12 @@ def test_a_state_table_endpoint_that_is(
     with monkeypatch.context() as patch:
         patch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
         clients.reset()
-        first = fault_case.timed(invoke_within("DecoderFunction", payload, 10.0, label=failure))
-        assert first.finished, f"{first.describe()} (a 10 s deadline)"
-        assert first.error is not None, "a checkpoint that was not written must fail the call"
+        first = fault_case.timed(invoke_within("DecoderFunction", payload, 30.0, label=failure))
+        assert first.finished, f"{first.describe()} (a 30 s deadline)"
         assert first.before_deadline, first.describe()
+        # Visible: the call fails, or its report says no watermark moved (and the
+        # CheckpointsSkipped metric counts it).
+        assert first.error is not None or first.result["checkpoints_advanced"] == 0, first.result
     clients.reset()
 
     retry = fault_case.timed(invoke_within("DecoderFunction", payload, 30.0, label="Lambda retry"))
