@@ -332,12 +332,21 @@ class OpenSearchServer(LocalService):
             raise RuntimeError("OpenSearchServer is not running")
         _signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
+        # The leader is reaped; the JVM under it may still hold the ports for a moment.
+        gone_by = time.monotonic() + _STOP_GRACE_S
+        while _group_alive(proc.pid) and time.monotonic() < gone_by:
+            time.sleep(0.05)
         if self._console is not None:
             self._console.close()
             self._console = None
 
     def restart(self) -> Self:
-        """Start a killed node again on its own data and ports; wait until it is healthy."""
+        """Start a killed node again on its own data and ports; wait until it is healthy.
+
+        Call it from a thread that outlives the node (the main thread): the node
+        is started with a parent-death signal, which fires when the starting
+        *thread* ends.
+        """
         if self._proc is None or self._launch_args is None:
             raise RuntimeError("OpenSearchServer was never started")
         if self._proc.poll() is None:
@@ -385,3 +394,13 @@ class OpenSearchServer(LocalService):
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):  # group already gone
         os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
