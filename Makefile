@@ -15,11 +15,11 @@ BUILD_DIR := .aws-sam/build
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv lint typecheck unit build integration test demo bench deploy clean
+.PHONY: help venv lint typecheck unit fuzz build integration test demo bench deploy clean
 
 help:
 	@echo "make demo   - start OpenSearch + moto, write sample logs, ship them, show what landed"
-	@echo "make test   - lint, type-check, unit tests, sam build, integration tests (real OpenSearch + moto)"
+	@echo "make test   - lint, type-check, unit and fuzz tests, sam build, integration tests (real OpenSearch + moto)"
 	@echo "make bench  - decoder, cold-start and backfill benchmarks (benchmarks/results/)"
 	@echo "make deploy - sam build && sam deploy --guided"
 
@@ -50,7 +50,12 @@ build: venv
 integration: build
 	$(PY) -m pytest tests/integration -o pythonpath="$(BUILD_DIR)/CommonLayer/python ."
 
-test: lint typecheck unit integration
+# The decoder fuzz test: a fixed seed here and in CI; LOGSTREAM_FUZZ_EXAMPLES=20000
+# runs longer with fresh randomness.
+fuzz: venv
+	$(PY) -m pytest -q tests/fuzz
+
+test: lint typecheck unit fuzz integration
 
 demo: venv
 	PYTHONPATH=layers/common:. $(PY) -m devstack.demo

@@ -87,7 +87,7 @@ class Clock:
 
 CLOCK = Clock()
 
-#: Production defaults (BATCH_SIZE=100, BATCH_MAX_BYTES=5 MiB, GZIP_LEVEL=1, INDEX_PREFIX=logs).
+#: Production defaults (BATCH_SIZE=5000, BATCH_MAX_BYTES=5 MiB, GZIP_LEVEL=1, INDEX_PREFIX=logs).
 SETTINGS = Settings.from_env({"AWS_REGION": REGION})
 
 

@@ -401,7 +401,7 @@ def report(
         "Decoder environment: `devstack.environment.local_function_env` without STATE_TABLE "
         "(no checkpoints), BACKFILL_DAYS=0, ES_AUTH=none, a fresh INDEX_PREFIX per round, "
         "metrics on (EMF to stdout), POWERTOOLS_LOG_LEVEL=WARNING, tracing off; "
-        "every other setting at its default (BATCH_SIZE=100, MAX_IN_FLIGHT=2, GZIP_LEVEL=1).",
+        "every other setting at its default (BATCH_SIZE, MAX_IN_FLIGHT=2, GZIP_LEVEL=1).",
         "",
     ]
     if len(sides) == 2:

@@ -37,6 +37,7 @@ from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
 from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.translator.transform import transform
 
+from logstream.observability import Metric
 from logstream.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -888,6 +889,7 @@ def test_outputs(source: Json) -> None:
         "BackfillFunctionName",
         "ReconcileFunctionName",
         "SchemaHealFunctionName",
+        "DashboardUrl",
     }
 
 
@@ -905,3 +907,161 @@ def test_samconfig() -> None:
     assert deploy["confirm_changeset"] is True
     assert deploy["region"] == REGION
     assert default["sync"]["parameters"]["watch"] is False
+
+
+# --------------------------------------------------------------------------
+# The CloudWatch dashboard, the Serverless Application Repository metadata,
+# and `sam local invoke`'s configuration
+# --------------------------------------------------------------------------
+
+SUBSTITUTION = re.compile(r"\$\{([A-Za-z0-9:.]+)\}")
+
+
+def _dashboard_body(source: Json) -> Json:
+    """The dashboard body as CloudFormation's Fn::Sub would produce it, parsed."""
+    dashboard = source["Resources"]["Dashboard"]
+    assert dashboard["Type"] == "AWS::CloudWatch::Dashboard"
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert isinstance(body, str)
+    names = set(SUBSTITUTION.findall(body))
+    resources = source["Resources"]
+    for name in names:
+        logical_id, _, attribute = name.partition(".")
+        assert (
+            logical_id in resources
+            or logical_id in source["Parameters"]
+            or logical_id.startswith("AWS::")
+        ), name
+        if attribute:
+            assert attribute in {"Arn", "QueueName"}, name
+    parsed: Json = json.loads(SUBSTITUTION.sub(lambda m: f"resolved-{m[1]}", body))
+    return parsed
+
+
+def _dashboard_metrics(body: Json) -> list[list[Any]]:
+    return [
+        metric
+        for widget in body["widgets"]
+        if widget["type"] == "metric"
+        for metric in widget["properties"]["metrics"]
+    ]
+
+
+def test_the_dashboard_body_is_json_after_substitution(source: Json) -> None:
+    body = _dashboard_body(source)
+    widgets = body["widgets"]
+    titles = {w["properties"].get("title", "") for w in widgets}
+    for wanted in (
+        "Delivery",
+        "Lag",
+        "Retries",
+        "Quarantine",
+        "Failures",
+        "Backfill",
+        "Reconciliation gaps",
+        "Schema healer decisions",
+    ):
+        assert any(title.startswith(wanted) for title in titles), wanted
+    for widget in widgets:  # the grid is 24 columns wide
+        assert widget["x"] >= 0 and widget["x"] + widget["width"] <= 24, widget
+    # The alarm widget shows every alarm of the stack.
+    (alarms,) = [w for w in widgets if w["type"] == "alarm"]
+    declared = resources_of(source, "AWS::CloudWatch::Alarm")
+    assert {
+        a.removeprefix("resolved-").removesuffix(".Arn") for a in alarms["properties"]["alarms"]
+    } == set(declared)
+
+
+def test_every_dashboard_metric_is_one_the_code_emits(source: Json) -> None:
+    """Fails when a Metric is renamed (or a dashboard line names one that never existed)."""
+    variables = source["Globals"]["Function"]["Environment"]["Variables"]
+    namespace = variables["POWERTOOLS_METRICS_NAMESPACE"]
+    service = variables["POWERTOOLS_SERVICE_NAME"]
+    emitted = {metric.value for metric in Metric}
+    named: set[str] = set()
+    for metric in _dashboard_metrics(_dashboard_body(source)):
+        space, name, *dimensions = metric
+        options = dimensions.pop() if dimensions and isinstance(dimensions[-1], dict) else {}
+        assert options.get("stat", "Sum") in {"Sum", "Maximum", "Average", "p50", "p99"}
+        if space == namespace:
+            assert dimensions == ["service", service], metric
+            assert name in emitted, f"{name} is not a logstream.observability.Metric"
+            named.add(name)
+        else:
+            assert space in {"AWS/Lambda", "AWS/SQS"}, metric
+    # The groups the dashboard promises are all on it.
+    for wanted in (
+        Metric.DOCUMENTS_DELIVERED,
+        Metric.BATCH_LATENCY,
+        Metric.RECONCILE_LAG,
+        Metric.DOCUMENTS_RETRIED,
+        Metric.DOCUMENTS_QUARANTINED,
+        Metric.DOCUMENTS_UNDELIVERED,
+        Metric.BACKFILL_EVENTS,
+        Metric.RECONCILE_GAPS_OPEN,
+        Metric.DRIFT_DECISIONS,
+    ):
+        assert wanted.value in named, wanted
+
+
+def test_the_failure_queue_and_every_function_are_on_the_dashboard(source: Json) -> None:
+    metrics = _dashboard_metrics(_dashboard_body(source))
+    depth = [m for m in metrics if m[:2] == ["AWS/SQS", "ApproximateNumberOfMessagesVisible"]]
+    assert [m[3] for m in depth] == ["resolved-DecoderFailureQueue.QueueName"]
+    errors = {m[3] for m in metrics if m[:2] == ["AWS/Lambda", "Errors"]}
+    functions = resources_of(source, "AWS::Serverless::Function")
+    assert errors == {f"resolved-{name}" for name in functions}
+
+
+def test_the_deployed_dashboard_is_linted_cloudformation(deployed: Json) -> None:
+    (dashboard,) = resources_of(deployed, "AWS::CloudWatch::Dashboard").values()
+    assert "Fn::Sub" in dashboard["Properties"]["DashboardBody"]
+    assert "Dashboard" in json.dumps(deployed["Outputs"]["DashboardUrl"])
+
+
+def test_serverless_application_repository_metadata(source: Json) -> None:
+    application = source["Metadata"]["AWS::ServerlessRepo::Application"]
+    required = {
+        "Name",
+        "Description",
+        "Author",
+        "SpdxLicenseId",
+        "LicenseUrl",
+        "ReadmeUrl",
+        "SemanticVersion",
+        "SourceCodeUrl",
+        "HomePageUrl",
+    }
+    assert required <= set(application)
+    assert application["SpdxLicenseId"] == "MIT"
+    assert "MIT License" in (REPO / application["LicenseUrl"]).read_text(encoding="utf-8")
+    assert (REPO / application["ReadmeUrl"]).is_file()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", application["SemanticVersion"])
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert application["SemanticVersion"] == project["version"]
+    for url in ("SourceCodeUrl", "HomePageUrl"):
+        assert application[url].startswith("https://"), url
+    assert len(application["Description"]) <= 256  # the repository's limit
+
+
+def test_sam_local_invoke_is_configured() -> None:
+    """`sam local invoke -e events/<event>.json <Function>` expands Fn::ForEach (it
+    crashes inside SAM otherwise) and gets an env file whose keys are the functions."""
+    config = tomllib.loads(SAMCONFIG.read_text(encoding="utf-8"))["default"]
+    local = config["local_invoke"]["parameters"]
+    assert local["language_extensions"] is True
+    assert "LogGroupNames=" in local["parameter_overrides"]
+    env_file = REPO / local["env_vars"]
+    assert env_file.is_file()
+    env = json.loads(env_file.read_text(encoding="utf-8"))
+    source = load_template()
+    functions = resources_of(source, "AWS::Serverless::Function")
+    assert set(env) == set(functions)
+    global_names = set(source["Globals"]["Function"]["Environment"]["Variables"])
+    for name, variables in env.items():
+        own = functions[name]["Properties"].get("Environment", {}).get("Variables", {})
+        # SAM only overrides variables the template declares for the function.
+        assert set(variables) <= global_names | set(own), name
+        assert all(isinstance(value, str) for value in variables.values()), name
+        settings = Settings.from_env({"AWS_REGION": REGION, **variables})
+        assert settings.auth_mode == "none"

@@ -9,10 +9,13 @@ pk                         sk                      item
 =========================  ======================  ==========================================
 ``checkpoint#<group>``     ``stream#<stream>``     ``watermark`` (ms): newest acknowledged
                                                    live event of the stream, below its oldest
-                                                   unacknowledged one. Written by the live
-                                                   shipper (conditional: never backwards);
-                                                   read by the reconciler (a group's live
-                                                   lag) and operators.
+                                                   unacknowledged one and below every
+                                                   ``floor_<batch>`` (the oldest undelivered
+                                                   time of a payload whose invocation failed,
+                                                   until its retry delivers it); ``rev``
+                                                   changes with the floors. Written only by
+                                                   the live path (shipping/checkpoints.py);
+                                                   read by operators (the live lag).
 ``backfill#<job>``         ``job``                 a backfill job: groups, range, counters,
                                                    status. backfill/job_store.py.
 ``backfill#<job>``         ``chunk#<000042>``      one chunk: range, next token, lease owner

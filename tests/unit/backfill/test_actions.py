@@ -245,3 +245,13 @@ def test_auto_backfill_is_off_without_days_or_a_state_table() -> None:
     assert isinstance(
         auto_backfill_hook(Settings.from_env({**base, "BACKFILL_DAYS": "3"}), service), AutoBackfill
     )
+
+
+@pytest.mark.parametrize("forged", ["/*", "*", "/aws/lambda/*", "a b", ""])
+def test_auto_backfill_reads_a_payload_group_literally_and_plans_nothing_for_a_pattern(
+    forged: str,
+) -> None:
+    svc = service()
+    assert AutoBackfill(lambda: svc, days=2)(batch(forged), DEADLINE) is None
+    assert cast(FakeJobs, svc.jobs).created == []
+    assert cast(FakeClaims, svc.claims).claimed == set()

@@ -21,7 +21,7 @@ from logstream.observability import metrics
 from logstream.retry import Deadline
 from logstream.schema.templates import ensure_templates
 from logstream.settings import Settings
-from logstream.shipping.checkpoints import DynamoCheckpointStore, StreamKey
+from logstream.shipping.checkpoints import DynamoCheckpointStore, LiveCheckpoints, StreamKey
 from logstream.shipping.delivery import DeliveryReport
 from logstream.shipping.documents import Document, EventOrigin
 from logstream.shipping.parking import Parking
@@ -72,7 +72,7 @@ def test_a_dynamodb_endpoint_that_never_answers_fails_the_call(silent_endpoint: 
     )
     store = DynamoCheckpointStore(_dynamodb(silent_endpoint, config), "t", call_bound_secs=0.5)
     with pytest.raises(BotoCoreError):
-        store.advance({("g", "s"): 1}, Deadline(lambda: 60_000))
+        store.settle("batch", {("g", "s"): 1}, {}, Deadline(lambda: 60_000))
 
 
 def test_the_composition_roots_boto_config_bounds_every_call() -> None:
@@ -95,16 +95,20 @@ class RecordingDynamo:
         self.calls.append(request)
         return {}
 
+    def get_item(self, **request: Any) -> dict[str, Any]:
+        return {}  # no item yet
+
 
 def test_a_checkpoint_write_without_time_left_is_skipped_and_counted() -> None:
     client = RecordingDynamo()
     store = DynamoCheckpointStore(client, "t", call_bound_secs=10)  # type: ignore[arg-type]
     metrics.clear_metrics()
-    moved = store.advance({("g", "a"): 5, ("g", "b"): 6}, Deadline(lambda: 9_000))
+    # A watermark takes a read and a write: 2 call bounds of time.
+    moved = store.settle("b", {("g", "a"): 5, ("g", "b"): 6}, {}, Deadline(lambda: 19_000))
     assert moved == 0
     assert client.calls == []
     assert metrics.metric_set["CheckpointsSkipped"]["Value"] == [2]
-    assert store.advance({("g", "a"): 5}, Deadline(lambda: 11_000)) == 1
+    assert store.settle("b", {("g", "a"): 5}, {}, Deadline(lambda: 21_000)) == 1
     assert len(client.calls) == 1
 
 
@@ -138,7 +142,13 @@ class DeliverAll:
 
 
 class BrokenCheckpoints:
-    def advance(self, watermarks: Mapping[StreamKey, int], deadline: Deadline) -> int:
+    def settle(
+        self,
+        batch: str,
+        marks: Mapping[StreamKey, int],
+        floors: Mapping[StreamKey, int],
+        deadline: Deadline,
+    ) -> int:
         raise RuntimeError("state table unreachable")
 
     def get(self, log_group: str, log_stream: str) -> int | None:
@@ -153,7 +163,10 @@ def test_a_failed_checkpoint_write_after_delivery_still_emits_the_metrics() -> N
     metrics.clear_metrics()
     with pytest.raises(RuntimeError, match="unreachable"):
         shipper.ship_events(
-            events, origin, Deadline(lambda: 60_000), checkpoints=BrokenCheckpoints()
+            events,
+            origin,
+            Deadline(lambda: 60_000),
+            checkpoints=LiveCheckpoints(BrokenCheckpoints(), "batch"),
         )
     assert metrics.metric_set["DocumentsDelivered"]["Value"] == [3]
     assert metrics.metric_set["EventsReceived"]["Value"] == [3]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from logstream.backfill.request import is_log_group_name
 from logstream.observability import Metric, count, logger
 
 if TYPE_CHECKING:
@@ -41,7 +42,20 @@ class AutoBackfill:
         return job_id
 
     def plan_once(self, log_group: str, deadline: Deadline) -> str | None:
-        """Plan the group's history unless someone already claimed it; returns the job id."""
+        """Plan the group's history unless someone already claimed it; returns the job id.
+
+        A payload's group is always one literal name. A name CloudWatch would
+        not allow (such as ``/*``, which a backfill request would read as a
+        prefix of every group) came from a forged or corrupt payload: nothing
+        is planned for it.
+        """
+        if not is_log_group_name(log_group):
+            count(Metric.AUTO_BACKFILL_FAILURES)
+            logger.error(
+                "not a CloudWatch log group name; no backfill planned for it",
+                extra={"log_group": log_group[:600]},
+            )
+            return None
         service = self._service()
         if not service.claims.claim(log_group):
             return None

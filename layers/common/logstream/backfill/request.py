@@ -28,6 +28,11 @@ _GROUP_NAME: Final = re.compile(r"[A-Za-z0-9_\-/.#]{1,512}")
 _TIME_FORMATS: Final = "ISO-8601 (2026-11-24T10:00:00Z) or epoch milliseconds"
 
 
+def is_log_group_name(name: str) -> bool:
+    """Whether ``name`` is a name CloudWatch allows for a log group (never a pattern)."""
+    return _GROUP_NAME.fullmatch(name) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class BackfillRequest:
     """What to backfill: group names or ``prefix*`` patterns, and a half-open range."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from logstream.observability import Metric, count, logger
 from logstream.retry import Deadline
-from logstream.shipping.checkpoints import CheckpointStore
+from logstream.shipping.checkpoints import CheckpointStore, LiveCheckpoints
 from logstream.shipping.documents import EventOrigin
 from logstream.shipping.payload import (
     LogBatch,
@@ -86,7 +86,14 @@ class LiveShipper:
             encoding_repaired=batch.repaired_utf8,
         )
         report = self._shipper.ship_events(
-            batch.events, origin, deadline, checkpoints=self._checkpoints
+            batch.events,
+            origin,
+            deadline,
+            checkpoints=(
+                LiveCheckpoints.for_payload(self._checkpoints, raw_data)
+                if self._checkpoints is not None
+                else None
+            ),
         )
         if self._on_live_batch is not None:
             self._after_live_batch(self._on_live_batch, batch, deadline)

@@ -57,13 +57,28 @@ def _record(
         source = orjson.dumps({k: _printable(v) for k, v in body.items()})
     return Document.from_source(
         index=quarantine_index,
-        doc_id=_printable(record_id),
+        doc_id=_fitting_id(_printable(record_id)),
         timestamp=timestamp,
         log_group=log_group,
         log_stream=log_stream,
         source=source,
         op="index",
     )
+
+
+#: The cluster's limit for an ``_id``, in UTF-8 bytes.
+_MAX_ID_BYTES = 512
+
+
+def _fitting_id(record_id: str) -> str:
+    """``record_id``, or a digest of it when it is over the ``_id`` limit.
+
+    A record id embeds the document's ``_id`` and index, which together may
+    exceed 512 bytes; the record must still be writable (same input, same id).
+    """
+    if len(record_id.encode("utf-8")) <= _MAX_ID_BYTES:
+        return record_id
+    return "sha256-" + hashlib.sha256(record_id.encode("utf-8")).hexdigest()
 
 
 def json_text(value: Any) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from logstream.naming import is_sanitized
 from logstream.observability import Metric, count
 from logstream.retry import Deadline
-from logstream.shipping.checkpoints import CheckpointStore, acknowledged_watermarks
+from logstream.shipping.checkpoints import LiveCheckpoints
 from logstream.shipping.delivery import BulkSink, DeliveryReport
 from logstream.shipping.documents import Document, EventOrigin, build_documents
 from logstream.shipping.parking import Parking
@@ -72,7 +72,7 @@ class Shipper:
         origin: EventOrigin,
         deadline: Deadline,
         *,
-        checkpoints: CheckpointStore | None = None,
+        checkpoints: LiveCheckpoints | None = None,
     ) -> ShipReport:
         """Ship CloudWatch events; malformed ones are parked, never lost or fatal.
 
@@ -99,8 +99,7 @@ class Shipper:
         # Metrics first: a checkpoint write that fails below must not hide what was shipped.
         emit(report)
         if checkpoints is not None:
-            marks = acknowledged_watermarks(acknowledged, undelivered)
-            report.checkpoints_advanced = checkpoints.advance(marks, deadline) if marks else 0
+            report.checkpoints_advanced = checkpoints.settle(acknowledged, undelivered, deadline)
         if delivery.undelivered:
             raise DeliveryIncomplete(report, delivery.undelivered[:20])
         return report

@@ -1,0 +1,690 @@
+"""The decoder end to end against a raw-bytes ``_bulk`` ceiling, in one run; request sizing.
+
+Three kinds of round, each a fresh subprocess, taking turns (the order rotates
+every round, so the machine's noise falls on every side):
+
+- ``before``: the decoder handler of ``--before REF`` (default ``db9332c``, the
+  opensearch-py / requests ``_bulk`` path before the lean transport), from a
+  ``git worktree`` of it;
+- ``after``: the decoder handler of the working tree;
+- ``ceiling``: the same payloads' gzip ``_bulk`` bodies, built beforehand by the
+  working tree's production path (so exactly the bodies logstream sends), posted
+  by MAX_IN_FLIGHT plain keep-alive ``http.client`` threads, each waiting for its
+  answer. No logstream code is on the timed path.
+
+Handler rounds: one warm-up invocation (imports, templates, index creation, the
+keep-alive connections), then ``--invocations`` measured ones with fresh event
+ids: wall seconds from the call to the return (every ``_bulk`` acknowledged)
+and process CPU seconds (``time.process_time``: all threads). The ceiling
+round first runs one working-tree invocation into its own INDEX_PREFIX (so the
+templates and index exist, as for the handler), posts one warm-up payload's
+bodies, then times each measured payload's bodies the same way.
+
+Reported: docs/s end to end, and its ratio to the ceiling per round; client CPU
+per 1,000 ``_bulk`` requests, and its ratio to the ceiling per round; billed
+milliseconds per 10,000 events and the Lambda cost per GB of raw log data that
+follows from them (``--price-*``, ``--memory-mb``). Medians (min..max).
+
+``--sweep``: instead, the working tree's handler alone at each BATCH_SIZE x
+BATCH_MAX_BYTES of ``--sizes`` x ``--max-bytes``, rounds rotating over them.
+Nothing is asserted.
+
+    PYTHONPATH=layers/common:. python -m benchmarks.bench_transport [--rounds 5]
+    PYTHONPATH=layers/common:. python -m benchmarks.bench_transport --sweep [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import http.client
+import json
+import math
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from textwrap import shorten
+from typing import Any
+from urllib.parse import urlsplit
+
+from benchmarks import ROOT
+from benchmarks._common import RESULTS_DIR, Spread, machine_header, table, write_result
+from benchmarks.bench_invocation import (
+    URL_ENV,
+    delete_run_data,
+    function_env,
+    git,
+    http_json,
+    load_handler,
+    opensearch,
+    payload,
+    worktree_of,
+)
+from devstack.lambda_context import FakeLambdaContext
+
+MODULE = "benchmarks.bench_transport"
+DEFAULT_BEFORE = "db9332c"
+PER = 10_000
+WORKER_TIMEOUT_S = 900
+FILTER = "took,errors,items.*.status,items.*.error"  # what logstream asks for
+#: AWS Lambda list prices, arm64, us-east-1 (first pricing tier).
+PRICE_GB_SECOND = 0.0000133334
+PRICE_PER_MILLION_REQUESTS = 0.20
+MIB = 1024 * 1024
+
+
+@dataclass(slots=True)
+class RoundResult:
+    side: str
+    wall: list[float] = field(default_factory=list)  # seconds per invocation
+    cpu: list[float] = field(default_factory=list)  # process CPU seconds per invocation
+    requests: list[int] = field(default_factory=list)  # _bulk requests per invocation
+    events: int = 0
+    #: thread CPU seconds of building one payload's bodies (decode -> documents -> gzip),
+    #: the part of an invocation that is not the HTTP path
+    build_cpu: list[float] = field(default_factory=list)
+    raw_bytes: int = 0  # message bytes (UTF-8) per invocation's payload
+    body_bytes: int = 0  # gzip bytes posted per invocation
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def message_bytes(event: dict[str, Any]) -> int:
+    import base64  # noqa: PLC0415
+    import gzip  # noqa: PLC0415
+
+    data = json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
+    return sum(len(e["message"].encode()) for e in data["logEvents"])
+
+
+def handler_round(tree: Path, side: str, events: int, invocations: int) -> RoundResult:
+    import logstream  # noqa: PLC0415 - whichever tree PYTHONPATH put first
+
+    where = Path(logstream.__file__).resolve()
+    if not where.is_relative_to(tree):
+        raise SystemExit(f"logstream came from {where}, not from {tree}: check PYTHONPATH")
+    deliveries = [payload(n, events) for n in range(invocations + 1)]
+    result = RoundResult(side, events=events, raw_bytes=message_bytes(deliveries[1]))
+    handler = load_handler(tree)
+    for number, event in enumerate(deliveries):
+        gc.collect()
+        cpu, wall = time.process_time(), time.perf_counter()
+        report = handler(event, FakeLambdaContext())
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if report.get("delivered") != events:
+            raise SystemExit(f"invocation {number} did not deliver every event: {report}")
+        if number:
+            result.wall.append(wall)
+            result.cpu.append(cpu)
+            result.requests.append(int(report["requests"]))
+            result.body_bytes = int(report.get("bytes_sent", 0))
+    for event in deliveries[1:]:
+        gc.collect()
+        started = time.thread_time()
+        production_bodies(event["awslogs"]["data"])
+        result.build_cpu.append(time.thread_time() - started)
+    return result
+
+
+def production_bodies(data: str) -> list[bytes]:
+    """Exactly the gzip bodies the working tree's decoder sends for one payload."""
+    from logstream.settings import load_settings  # noqa: PLC0415
+    from logstream.shipping import bulk, documents  # noqa: PLC0415
+    from logstream.shipping.payload import decode_payload  # noqa: PLC0415
+
+    settings = load_settings()
+    batch = decode_payload(data)
+    origin = documents.EventOrigin(
+        batch.log_group, batch.log_stream, batch.owner, settings.aws_region
+    )
+    built = documents.build_documents(batch.events, origin, settings.index_prefix)
+    return [
+        bulk.gzip_body(bulk.encode_bulk_body(chunk), settings.gzip_level)
+        for chunk in bulk.chunk_documents(
+            built.documents, settings.batch_size, settings.batch_max_bytes
+        )
+    ]
+
+
+class PlainThreads:
+    """MAX_IN_FLIGHT threads, each with one keep-alive connection, posting bodies in turn."""
+
+    def __init__(self, url: str, threads: int) -> None:
+        parts = urlsplit(url)
+        self._path = parts.path.rstrip("/") + "/_bulk?filter_path=" + FILTER
+        self._connections = [
+            http.client.HTTPConnection(parts.hostname or "localhost", parts.port or 80, timeout=60)
+            for _ in range(threads)
+        ]
+        self._headers = {
+            "Content-Type": "application/x-ndjson",
+            "Content-Encoding": "gzip",
+            "Accept": "application/json",
+        }
+
+    def post_all(self, bodies: Sequence[bytes]) -> None:
+        lock = threading.Lock()
+        position = iter(range(len(bodies)))
+        failures: list[str] = []
+
+        def work(connection: http.client.HTTPConnection) -> None:
+            while True:
+                with lock:
+                    index = next(position, None)
+                if index is None:
+                    return
+                connection.request("POST", self._path, bodies[index], self._headers)
+                response = connection.getresponse()
+                answer = response.read()
+                if response.status != 200 or not answer.startswith(b'{"took"'):
+                    failures.append(f"{response.status} {answer[:200]!r}")
+                elif b'"errors":false' not in answer[:40]:
+                    failures.append(f"item errors {answer[:200]!r}")
+
+        threads = [threading.Thread(target=work, args=(c,)) for c in self._connections]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise SystemExit(f"ceiling request failed: {failures[0]}")
+
+
+def ceiling_round(tree: Path, url: str, events: int, invocations: int) -> RoundResult:
+    deliveries = [payload(n, events) for n in range(invocations + 2)]
+    handler = load_handler(tree)  # only to create the templates and index, as the handler does
+    handler(deliveries[0], FakeLambdaContext())
+    from logstream.settings import load_settings  # noqa: PLC0415
+
+    poster = PlainThreads(url, load_settings().max_in_flight)
+    bodies = [production_bodies(d["awslogs"]["data"]) for d in deliveries[1:]]
+    result = RoundResult("ceiling", events=events, raw_bytes=message_bytes(deliveries[2]))
+    for number, batch in enumerate(bodies):
+        gc.collect()
+        cpu, wall = time.process_time(), time.perf_counter()
+        poster.post_all(batch)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if number:  # the first posts warm the connections up
+            result.wall.append(wall)
+            result.cpu.append(cpu)
+            result.requests.append(len(batch))
+            result.body_bytes = sum(len(b) for b in batch)
+    return result
+
+
+def worker_main(args: argparse.Namespace) -> None:
+    tree = Path(args.tree).resolve()
+    if args.side == "ceiling":
+        result = ceiling_round(tree, args.url, args.events, args.invocations)
+    else:
+        result = handler_round(tree, args.side, args.events, args.invocations)
+    Path(args.result).write_text(json.dumps(asdict(result)), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- sides
+
+
+@dataclass(slots=True)
+class Side:
+    name: str
+    tree: Path
+    label: str
+    env: dict[str, str] = field(default_factory=dict)
+    #: the name of the ceiling side it is compared with (same request sizing)
+    partner: str = "ceiling"
+    rounds: list[RoundResult] = field(default_factory=list)
+
+    @property
+    def is_ceiling(self) -> bool:
+        return self.name.startswith("ceiling")
+
+    def pooled(self, pick: Callable[[RoundResult], list[float]]) -> Spread:
+        return Spread.of([v for r in self.rounds for v in pick(r)])
+
+    def per_round(self, pick: Callable[[RoundResult], list[float]]) -> list[float]:
+        return [Spread.of(pick(r)).median for r in self.rounds]
+
+
+def docs_per_second(r: RoundResult) -> list[float]:
+    return [r.events / w for w in r.wall]
+
+
+def cpu_per_thousand_requests(r: RoundResult) -> list[float]:
+    return [c / n * 1000 for c, n in zip(r.cpu, r.requests, strict=True)]
+
+
+def http_cpu_per_thousand_requests(r: RoundResult) -> list[float]:
+    """Invocation CPU less the median CPU of building its bodies: the HTTP path's share."""
+    build = Spread.of(r.build_cpu).median if r.build_cpu else 0.0
+    return [(c - build) / n * 1000 for c, n in zip(r.cpu, r.requests, strict=True)]
+
+
+def wall_ms_per_ten_thousand(r: RoundResult) -> list[float]:
+    return [w * 1e3 * PER / r.events for w in r.wall]
+
+
+def cpu_ms_per_ten_thousand(r: RoundResult) -> list[float]:
+    return [c * 1e3 * PER / r.events for c in r.cpu]
+
+
+def run_side(side: Side, args: argparse.Namespace, url: str, prefix: str, workdir: Path) -> None:
+    result_file = workdir / f"{prefix}.json"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "STATE_TABLE"},
+        **function_env(url, prefix),
+        **side.env,
+        "PYTHONPATH": os.pathsep.join([str(side.tree / "layers" / "common"), str(ROOT)]),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        MODULE,
+        "--worker",
+        "--side",
+        "ceiling" if side.is_ceiling else side.name,
+        "--tree",
+        str(side.tree),
+        "--url",
+        url,
+        "--result",
+        str(result_file),
+        "--events",
+        str(args.events),
+        "--invocations",
+        str(args.invocations),
+    ]
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=WORKER_TIMEOUT_S,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{side.name} round failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    side.rounds.append(RoundResult(**json.loads(result_file.read_text(encoding="utf-8"))))
+
+
+def per_round_ratio(top: Side, bottom: Side, pick: Callable[[RoundResult], list[float]]) -> Spread:
+    pairs = zip(top.per_round(pick), bottom.per_round(pick), strict=True)
+    return Spread.of([a / b for a, b in pairs])
+
+
+# --------------------------------------------------------------------------- report
+
+
+def billed_ms(wall_ms: float) -> int:
+    """Lambda bills the handler's wall time rounded up to the next millisecond."""
+    return math.ceil(wall_ms)
+
+
+def cost_per_gb(billed: float, raw_bytes: int, memory_mb: int) -> float:
+    """USD per GB (10^9 bytes) of raw log data: one invocation per ``raw_bytes``."""
+    per_invocation = (
+        billed / 1e3 * memory_mb / 1024 * PRICE_GB_SECOND + PRICE_PER_MILLION_REQUESTS / 1e6
+    )
+    return per_invocation * 1e9 / raw_bytes
+
+
+def comparison_report(sides: Sequence[Side], args: argparse.Namespace) -> list[str]:
+    by_name = {s.name: s for s in sides}
+    ceiling = by_name["ceiling"]
+    rows = []
+    for side in sides:
+        is_ceiling = side.is_ceiling
+        partner = by_name[side.partner]
+        rows.append(
+            [
+                side.label,
+                side.pooled(docs_per_second).text(",.0f"),
+                "1" if is_ceiling else per_round_ratio(side, partner, docs_per_second).text(".3f"),
+                side.pooled(cpu_per_thousand_requests).text(".2f"),
+                "1"
+                if is_ceiling
+                else per_round_ratio(side, partner, cpu_per_thousand_requests).text(".2f"),
+                side.pooled(http_cpu_per_thousand_requests).text(".2f"),
+                "1"
+                if is_ceiling
+                else per_round_ratio(side, partner, http_cpu_per_thousand_requests).text(".2f"),
+                side.pooled(cpu_ms_per_ten_thousand).text(",.0f"),
+                side.pooled(wall_ms_per_ten_thousand).text(",.0f"),
+                f"{Spread.of([n for r in side.rounds for n in r.requests]).median:,.0f}",
+            ]
+        )
+    lines = [
+        "## Headline: end to end against the raw-bytes ceiling",
+        "",
+        table(
+            [
+                "mode",
+                "docs/s end to end",
+                "÷ ceiling, per round",
+                "client CPU s per 1,000 requests",
+                "÷ ceiling, per round",
+                "of which HTTP path (less body building)",
+                "÷ ceiling, per round",
+                f"CPU ms per {PER:,} events",
+                f"wall ms per {PER:,} events",
+                "requests per invocation",
+            ],
+            rows,
+        ),
+        "",
+        "docs/s = events of one invocation / its wall time (decode through the last "
+        "acknowledged `_bulk` for the handler; the posts alone for the ceiling, whose bodies "
+        "were built beforehand). Client CPU = process CPU time (all threads) of the "
+        "invocation / its `_bulk` requests x 1,000. Ratios are taken per round (each round's "
+        "median over its ceiling's round next to it: the ceiling with the same request sizing), "
+        "then the median (min..max) of those. "
+        "HTTP path = the invocation's CPU less the thread CPU of building the same payload's "
+        "bodies (decode -> documents -> NDJSON -> gzip), measured in the same process; the "
+        "ceiling builds nothing on its timed path, so its two columns are the same.",
+        "",
+    ]
+    after = by_name.get("after")
+    if after is not None:
+        rate = per_round_ratio(after, ceiling, docs_per_second).median
+        cpu = per_round_ratio(after, ceiling, cpu_per_thousand_requests).median
+        http = per_round_ratio(after, ceiling, http_cpu_per_thousand_requests).median
+        lines += [
+            "Issue 14's bars: end to end at least 0.9 of the ceiling: "
+            f"**{rate:.3f}, {'MET' if rate >= 0.9 else 'NOT MET'}**; client CPU per 1,000 "
+            f"requests at most 1.5x the plain threads: **{cpu:.2f}x, "
+            f"{'MET' if cpu <= 1.5 else 'NOT MET'}** counting the whole invocation (decode "
+            f"included), **{http:.2f}x, {'MET' if http <= 1.5 else 'NOT MET'}** for the HTTP "
+            "path alone.",
+            "",
+        ]
+        lines += cost_lines(sides, args)
+    lines += ["## Per round", "", round_table(sides)]
+    return lines
+
+
+#: Lambda gives a function one full vCPU at 1,769 MB, and CPU in proportion to memory below it.
+FULL_VCPU_MB = 1769
+
+
+def cost_lines(sides: Sequence[Side], args: argparse.Namespace) -> list[str]:
+    by_name = {s.name: s for s in sides}
+    after = by_name["after"]
+    raw = after.rounds[0].raw_bytes * PER // after.rounds[0].events
+    share = min(1.0, args.memory_mb / FULL_VCPU_MB)
+    rows = []
+    for side in sides:
+        wall = side.pooled(wall_ms_per_ten_thousand)
+        billed = billed_ms(wall.median)
+        low, high = (cost_per_gb(billed_ms(x), raw, args.memory_mb) for x in (wall.low, wall.high))
+        cpu = side.pooled(cpu_ms_per_ten_thousand).median
+        cpu_bound = billed_ms(cpu / share)
+        rows.append(
+            [
+                side.label,
+                f"**{billed:,}** ({billed_ms(wall.low):,}..{billed_ms(wall.high):,})",
+                f"**${cost_per_gb(billed, raw, args.memory_mb):.4f}** (${low:.4f}..${high:.4f})",
+                "1"
+                if side.is_ceiling
+                else per_round_ratio(side, by_name[side.partner], docs_per_second).text(".3f"),
+                f"{cpu:,.0f} -> {cpu_bound:,} ms, "
+                f"${cost_per_gb(cpu_bound, raw, args.memory_mb):.4f}",
+            ]
+        )
+    return [
+        "## Cost",
+        "",
+        f"Raw log data per {PER:,} events of the mix: **{raw:,} bytes** ({raw / MIB:.2f} MiB; "
+        "the UTF-8 bytes of the messages).",
+        "",
+        table(
+            [
+                "mode",
+                f"billed ms per {PER:,} events (wall, rounded up)",
+                f"Lambda $ per GB of raw log data (arm64, {args.memory_mb} MB)",
+                "docs/s ÷ ceiling, per round",
+                f"client CPU ms per {PER:,} -> floor on a {args.memory_mb} MB function",
+            ],
+            rows,
+        ),
+        "",
+        "How wall time maps to billed duration: Lambda bills the handler's wall time from "
+        "invoke to return, rounded up to the next 1 ms (plus the init phase on a cold start, "
+        "not counted here: one container serves many deliveries). The handler returns once "
+        "every `_bulk` request is acknowledged, so the wall time measured around the handler "
+        "call, per delivery of 10,000 events, is the billed duration of that delivery. "
+        "Here the cluster is local (no network round trip) and shares the machine's 2 cores; "
+        "the client runs on a full core. A function with "
+        f"{args.memory_mb} MB gets {share:.2f} of a vCPU ({args.memory_mb}/{FULL_VCPU_MB} MB), "
+        "so its own CPU work takes longer than here: the last column scales the measured "
+        "client CPU by that share, a floor for the billed time on Lambda whatever the cluster.",
+        "",
+        f"Price: arm64 ${PRICE_GB_SECOND:.10f} per GB-second and "
+        f"${PRICE_PER_MILLION_REQUESTS:.2f} per 1M requests (us-east-1 list price); memory "
+        f"{args.memory_mb} MB (template.yaml Globals MemorySize); one invocation per "
+        f"{PER:,} events (one subscription delivery). Cost per invocation = billed s x "
+        f"{args.memory_mb}/1024 GB x GB-second price + one request, divided by the raw bytes "
+        "it ships, times 10^9 (GB = 10^9 bytes). Ranges come from the fastest and slowest "
+        "measured invocation.",
+        "",
+    ]
+
+
+def sweep_report(sides: Sequence[Side], args: argparse.Namespace) -> list[str]:
+    best = max(sides, key=lambda s: s.pooled(docs_per_second).median)
+    rows = [
+        [
+            side.label,
+            f"{Spread.of([n for r in side.rounds for n in r.requests]).median:,.0f}",
+            side.pooled(docs_per_second).text(",.0f"),
+            f"{side.pooled(docs_per_second).median / best.pooled(docs_per_second).median:.3f}",
+            side.pooled(cpu_ms_per_ten_thousand).text(",.0f"),
+            side.pooled(wall_ms_per_ten_thousand).text(",.0f"),
+            f"{side.rounds[0].body_bytes / max(1, side.rounds[0].requests[0]) / 1024:,.0f}",
+        ]
+        for side in sides
+    ]
+    return [
+        "## Sweep: documents per request x BATCH_MAX_BYTES",
+        "",
+        table(
+            [
+                "BATCH_SIZE / BATCH_MAX_BYTES",
+                "requests per invocation",
+                "docs/s end to end",
+                "÷ best median",
+                f"process CPU ms per {PER:,} events",
+                f"wall ms per {PER:,} events",
+                "gzip KiB per request",
+            ],
+            rows,
+        ),
+        "",
+        "Each configuration is the working tree's decoder handler with BATCH_SIZE and "
+        "BATCH_MAX_BYTES set in its environment (every other setting at its default, "
+        "MAX_IN_FLIGHT=2); rounds rotate over the configurations.",
+        "",
+    ]
+
+
+def round_table(sides: Sequence[Side]) -> str:
+    rows = []
+    for number in range(len(sides[0].rounds)):
+        for side in sides:
+            r = side.rounds[number]
+            rows.append(
+                [
+                    f"{number + 1} {side.name}",
+                    Spread.of(docs_per_second(r)).text(",.0f"),
+                    Spread.of(cpu_per_thousand_requests(r)).text(".2f"),
+                    Spread.of(wall_ms_per_ten_thousand(r)).text(",.0f"),
+                ]
+            )
+    return table(["round", "docs/s", "CPU s / 1,000 requests", f"wall ms / {PER:,}"], rows)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def build_sides(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[list[Side], str]:
+    head = git("rev-parse", "--short", "HEAD")
+    if args.sweep:
+        sides = [
+            Side(
+                f"b{size}-m{mib}",
+                ROOT,
+                f"{size:,} / {mib:g} MiB",
+                env={"BATCH_SIZE": str(size), "BATCH_MAX_BYTES": str(int(mib * MIB))},
+            )
+            for size in args.sizes
+            for mib in args.max_bytes
+        ]
+        return sides, ""
+    from logstream.settings import Settings  # noqa: PLC0415
+
+    size = Settings.from_env({"AWS_REGION": "us-east-1"}).batch_size
+    sides = [
+        Side("after", ROOT, f"logstream after (working tree, {head}), BATCH_SIZE={size:,}"),
+        Side("ceiling", ROOT, f"ceiling, BATCH_SIZE={size:,}: pre-built bodies, plain threads"),
+    ]
+    old = {"BATCH_SIZE": str(args.old_size)} if args.old_size else {}
+    if args.old_size and args.old_size != size:
+        partner = f"ceiling-{args.old_size}"
+        sides += [
+            Side(
+                f"after-{args.old_size}",
+                ROOT,
+                f"logstream after ({head}), BATCH_SIZE={args.old_size:,}",
+                env=old,
+                partner=partner,
+            ),
+            Side(partner, ROOT, f"ceiling, BATCH_SIZE={args.old_size:,}", env=old),
+        ]
+    before_ref = ""
+    if args.before:
+        subject = git("log", "-1", "--format=%s", args.before)
+        before_ref = f"{git('rev-parse', '--short', args.before)} {shorten(subject, 90)}"
+        tree = stack.enter_context(worktree_of(args.before))
+        sides.insert(
+            0,
+            Side(
+                "before",
+                tree,
+                f"logstream before ({before_ref.split()[0]})"
+                + (f", BATCH_SIZE={args.old_size:,}" if old else ""),
+                env=old,
+                partner=f"ceiling-{args.old_size}" if old and args.old_size != size else "ceiling",
+            ),
+        )
+    return sides, before_ref
+
+
+def measure(args: argparse.Namespace) -> tuple[str, str]:
+    """The whole report, and its cost part (with the same header) for ``cost.md``."""
+    run_prefix = f"bench-tr-{secrets.token_hex(3)}"
+    title = (
+        "Request sizing sweep, decoder end to end"
+        if args.sweep
+        else f"Decoder end to end against the raw-bytes `_bulk` ceiling, per {PER:,} events"
+    )
+    header = machine_header(title, MODULE, ["orjson", "isal", "opensearch-py", "requests"])
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(opensearch(args.opensearch_url or os.environ.get(URL_ENV)))
+        version = str(http_json("GET", url)["version"]["number"])
+        sides, before_ref = build_sides(args, stack)
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-tr-")))
+        stack.callback(lambda: print(f"deleted {delete_run_data(url, run_prefix)} indices"))
+        for number in range(args.rounds):
+            shift = number % len(sides)
+            order = sides[shift:] + sides[:shift]
+            if number % 2:
+                order = order[::-1]
+            for side in order:
+                print(f"round {number + 1}/{args.rounds}: {side.name}...", flush=True)
+                run_side(side, args, url, f"{run_prefix}-{side.name}-{number}", workdir)
+                last = side.rounds[-1]
+                print(
+                    f"  {Spread.of(docs_per_second(last)).median:,.0f} docs/s, "
+                    f"{Spread.of(cpu_per_thousand_requests(last)).median:.2f} s CPU / 1,000 req, "
+                    f"{last.requests[0]} req",
+                    flush=True,
+                )
+        lines = [
+            header,
+            f"- Load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}",
+            f"- OpenSearch: {version} at {url} (local, one node, shared with other jobs)",
+            f"- Rounds: {args.rounds} per side, order rotating; per round 1 warm-up and "
+            f"{args.invocations} measured invocations of {args.events:,} events",
+        ]
+        if before_ref:
+            lines.append(f"- before = `{before_ref}`")
+        lines += [
+            "",
+            "## Workload",
+            "",
+            "Subscription payloads from `devstack.payloads` (the same on every side): "
+            f"{args.events:,} events each, fresh event ids per invocation, JSON app logs "
+            "with nested objects, plain text and Lambda START / END / REPORT lines (with "
+            "their trailing newline). Decoder environment as `bench_invocation`: no state "
+            "table, BACKFILL_DAYS=0, ES_AUTH=none, a fresh INDEX_PREFIX per round, metrics "
+            "on, POWERTOOLS_LOG_LEVEL=WARNING, tracing off; other settings at their "
+            "defaults unless the table says otherwise.",
+            "",
+        ]
+        if args.sweep:
+            return "\n".join(lines + sweep_report(sides, args)), ""
+        cost = lines + cost_lines(sides, args)
+        return "\n".join(lines + comparison_report(sides, args)), "\n".join(cost)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--invocations", type=int, default=3, help="measured ones per round")
+    parser.add_argument("--events", type=int, default=PER)
+    parser.add_argument("--before", default=DEFAULT_BEFORE, help="git ref; '' for none")
+    parser.add_argument("--opensearch-url", default=None)
+    parser.add_argument(
+        "--old-size",
+        type=int,
+        default=100,
+        help="BATCH_SIZE of the before side, also measured on the working tree (0: skip)",
+    )
+    parser.add_argument("--memory-mb", type=int, default=512, help="template.yaml MemorySize")
+    parser.add_argument("--sweep", action="store_true", help="request sizing sweep instead")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 250, 500, 1000, 2000, 5000])
+    parser.add_argument("--max-bytes", type=float, nargs="+", default=[1, 5, 10], help="MiB")
+    parser.add_argument("--quick", action="store_true", help="1 round, 2,000 events, no file")
+    parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--side", help=argparse.SUPPRESS)
+    parser.add_argument("--tree", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker_main(args)
+        return
+    if args.quick:
+        args.rounds, args.invocations, args.events = 1, 1, min(args.events, 2_000)
+    text, cost = measure(args)
+    print(text, flush=True)
+    default = RESULTS_DIR / ("request_sizing.md" if args.sweep else "transport.md")
+    output = args.output or (None if args.quick else default)
+    if output is not None:
+        write_result(output, text)
+        if cost:
+            write_result(output.with_name("cost.md"), cost)
+
+
+if __name__ == "__main__":
+    main()

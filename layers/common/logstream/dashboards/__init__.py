@@ -1,0 +1,2 @@
+"""OpenSearch Dashboards objects for logstream's indices: built per index prefix
+(``saved_objects``) and imported through the Dashboards API (``install``)."""
