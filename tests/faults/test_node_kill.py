@@ -11,6 +11,7 @@ import pytest
 from devstack.fault_proxy import FaultProxy
 from devstack.opensearch_server import OpenSearchServer
 from devstack.payloads import make_events, subscription_payload
+from logstream import clients
 from logstream.errors import InfrastructureError
 from tests.faults.matrix import CaseRow, invoke_within
 from tests.integration.conftest import Deployment, _deployment
@@ -43,19 +44,27 @@ def test_a_node_killed_and_restarted_mid_invocation(
     fault_case: CaseRow,
 ) -> None:
     deployment, proxy = killable
+    monkeypatch.setenv("BATCH_SIZE", "500")  # 16 requests: the kill lands among them
+    clients.reset()
     events = make_events(8_000, 1_764_200_000_000, step_ms=3)
     fault_case.send(e["id"] for e in events)
     fault_case.faults = (
         "SIGKILL of the only node after 5 `_bulk` requests, restarted during the invocation; retry"
     )
     payload = subscription_payload("/fault/node-kill", "s", events)
+    # Warm: templates installed and the day's index created on the fresh node, so
+    # the kill lands among the batch's own requests.
+    first_day = make_events(1, events[0]["timestamp"], first_sequence=99_999)
+    warm = subscription_payload("/fault/node-kill", "warm", first_day)
+    invoke_within("DecoderFunction", warm, 60.0).raise_error()
+    baseline = proxy.stats.bulk_requests_seen
     killed: list[int] = []
 
     def kill_after_five_requests() -> None:
         # Runs in the test's main thread while the invocation runs in its own: the
         # node is killed and started again (it must be started from a thread that
         # lives on: it is tied to its parent thread's life) mid-invocation.
-        if not killed and proxy.stats.bulk_requests_seen >= 5:
+        if not killed and proxy.stats.bulk_requests_seen >= baseline + 5:
             dedicated_node.kill()
             killed.append(proxy.stats.bulk_requests_seen)
             dedicated_node.restart()
