@@ -44,6 +44,19 @@ class Invocation:
         """Returned or raised while the context still had time left."""
         return self.finished and self.remaining_ms > 0
 
+    def as_dict(self) -> dict[str, Any]:
+        """The row's record of this call (what the reliability table shows)."""
+        outcome = "still running" if not self.finished else "ok"
+        if self.error is not None:
+            outcome = type(self.error).__name__
+        return {
+            "label": self.label,
+            "seconds": round(self.elapsed_s, 1),
+            "deadline_seconds": self.budget_s,
+            "before_deadline": self.before_deadline,
+            "outcome": outcome,
+        }
+
     def describe(self) -> str:
         if not self.finished:
             return f"{self.label}: still running at {self.elapsed_s:.1f} s / {self.budget_s:.0f} s"
@@ -148,7 +161,7 @@ class CaseRow:
     parked: int = 0
     lost: int = 0
     duplicated: int = 0
-    invocations: list[str] = field(default_factory=list)
+    invocations: list[dict[str, Any]] = field(default_factory=list)
     all_before_deadline: bool = True
     outcome: str = "not run"
     failure: str = ""
@@ -159,7 +172,7 @@ class CaseRow:
         self.sent = len(self._sent_ids)
 
     def timed(self, call: Invocation) -> Invocation:
-        self.invocations.append(call.describe())
+        self.invocations.append(call.as_dict())
         self.all_before_deadline = self.all_before_deadline and call.before_deadline
         return call
 

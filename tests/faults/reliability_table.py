@@ -9,6 +9,7 @@ around it is kept as written.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,23 @@ DEFAULT_DOC = REPO / "docs" / "reliability.md"
 
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def invocations(calls: list[dict[str, Any]]) -> str:
+    """Each call as "label: time / deadline (outcome)"; repeated labels folded into one."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for call in calls:
+        groups.setdefault(re.sub(r"\s*\d+$", "", call["label"]), []).append(call)
+    parts = []
+    for label, group in groups.items():
+        slowest = max(group, key=lambda c: c["seconds"] / c["deadline_seconds"])
+        outcomes = sorted({c["outcome"] for c in group})
+        times = f"{slowest['seconds']:.1f} s / {slowest['deadline_seconds']:.0f} s"
+        if len(group) == 1:
+            parts.append(f"{label}: {times} ({outcomes[0]})")
+        else:
+            parts.append(f"{label} x{len(group)}: slowest {times} ({', '.join(outcomes)})")
+    return "; ".join(parts)
 
 
 def render(rows: list[dict[str, Any]]) -> str:
@@ -49,7 +67,7 @@ def render(rows: list[dict[str, Any]]) -> str:
                     row["parked"],
                     row["lost"],
                     row["duplicated"],
-                    "; ".join(row["invocations"]),
+                    invocations(row["invocations"]),
                     "yes" if row["all_before_deadline"] else "**no**",
                     result,
                 )

@@ -126,7 +126,7 @@ def test_a_lease_lost_mid_page(
     events = _seed(deployment, group, 1_000, window)
     fault_case.send(e["eventId"] for e in events)
     fault_case.faults = (
-        "after a worker fetched a 10-event page from the middle of a chunk, its lease expired "
+        "after a worker fetched a 10-event page from the middle of a chunk, its lease expired and "
         "a second worker took the chunk over before the page was shipped"
     )
     job = clients.backfill_service().start(_request(group, window), Deadline.after_seconds(60))

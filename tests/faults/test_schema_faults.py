@@ -32,7 +32,9 @@ def _ship_drifting_history(case: CaseRow) -> list[dict[str, Any]]:
     for batch in batches:
         case.send(e["id"] for e in batch)
         call = case.timed(
-            invoke_within("DecoderFunction", subscription_payload(GROUP, "s", batch), 30.0)
+            invoke_within(
+                "DecoderFunction", subscription_payload(GROUP, "s", batch), 30.0, label="history"
+            )
         )
         call.raise_error()
     return [e for batch in batches for e in batch]
@@ -133,7 +135,10 @@ def test_two_deployments_with_neighbouring_prefixes(
         patch.setenv("INDEX_PREFIX", neighbour_prefix)
         clients.reset()
         call = invoke_within(
-            "DecoderFunction", subscription_payload(GROUP, "n", neighbour_events), 30.0
+            "DecoderFunction",
+            subscription_payload(GROUP, "n", neighbour_events),
+            30.0,
+            label="neighbour",
         )
         call.raise_error()
     clients.reset()
