@@ -69,6 +69,7 @@ SAMPLE_PARAMETERS: Mapping[str, str | tuple[str, ...]] = {
 }
 
 GLOBAL_ENVIRONMENT = {
+    "LOGSTREAM_OWN_LOG_GROUP_PREFIXES",
     "ES_HOST",
     "ES_AUTH",
     "ES_USER",
@@ -890,6 +891,13 @@ def test_outputs(source: Json) -> None:
         "ReconcileFunctionName",
         "SchemaHealFunctionName",
         "DashboardUrl",
+        # What `logstream --stack-name` reads as its settings (logstream.operations.stack).
+        "ClusterEndpoint",
+        "ClusterAuthMode",
+        "ClusterUser",
+        "ClusterPasswordSecretArn",
+        "IndexNamePrefix",
+        "ShippedLogGroups",
     }
 
 

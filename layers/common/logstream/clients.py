@@ -8,7 +8,6 @@ honoured by boto3 itself, ``ES_HOST`` by the settings).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from logstream.cluster.auth import http_auth
 from logstream.cluster.opensearch import connect
 from logstream.cluster.port import Cluster
 from logstream.observability import logger
+from logstream.own_groups import OwnGroups
 from logstream.retry import Backoff, Deadline
 from logstream.schema.templates import ensure_templates
 from logstream.settings import AuthMode, SettingsError, load_settings
@@ -139,7 +139,7 @@ def live_shipper() -> LiveShipper:
         shipper(),
         checkpoints=checkpoint_store() if settings.state_table else None,
         on_live_batch=auto_backfill_hook(settings, backfill_service),
-        own_log_groups=_own_log_groups(),
+        own_log_groups=own_groups(),
     )
 
 
@@ -148,10 +148,9 @@ def _rescue_on_demand(rejected: Sequence[Rejection], deadline: Deadline) -> Deli
     return drift_rescue()(rejected, deadline)
 
 
-def _own_log_groups() -> frozenset[str]:
-    """This function's log group, which must never be shipped by itself."""
-    name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-    return frozenset({f"/aws/lambda/{name}"}) if name else frozenset()
+def own_groups() -> OwnGroups:
+    """logstream's own log groups, which are never shipped nor planned."""
+    return OwnGroups.of_this_function(load_settings().own_log_group_prefixes)
 
 
 @cache
@@ -170,6 +169,7 @@ def backfill_service() -> BackfillService:
     from logstream.backfill.claims import GroupClaims  # noqa: PLC0415
     from logstream.backfill.job_store import JobStore  # noqa: PLC0415
     from logstream.backfill.service import BackfillService  # noqa: PLC0415
+    from logstream.backfill.tokens import ClientTokens  # noqa: PLC0415
 
     settings = load_settings()
     if settings.state_table is None:
@@ -187,6 +187,8 @@ def backfill_service() -> BackfillService:
         max_days=settings.backfill_max_days,
         target_chunk_events=settings.backfill_chunk_events,
         lease_ms=settings.backfill_lease_secs * 1000,
+        tokens=ClientTokens(dynamodb_client(), settings.state_table),
+        own_groups=own_groups(),
     )
 
 

@@ -83,6 +83,7 @@ class Settings:
     reconcile_settle_secs: int
     reconcile_insights: bool
     filter_pattern: str | None
+    own_log_group_prefixes: tuple[str, ...] = ()
 
     @property
     def alias(self) -> str:
@@ -153,6 +154,8 @@ class Settings:
             reconcile_insights=reader.boolean("RECONCILE_INSIGHTS", default=True),
             # The subscription filter pattern: reconciliation counts with the same one.
             filter_pattern=reader.optional("FILTER_PATTERN"),
+            # logstream's own groups (logstream.own_groups): never shipped nor planned.
+            own_log_group_prefixes=reader.csv("LOGSTREAM_OWN_LOG_GROUP_PREFIXES"),
         )
         if settings.backoff_max_ms < settings.backoff_base_ms:
             reader.problems["BACKOFF_MAX_MS"] = (

@@ -23,6 +23,9 @@ pk                         sk                      item
                                                    backfill/chunk_store.py.
 ``backfill-jobs``          ``<created iso>#<job>`` the job index, newest last.
                                                    backfill/job_store.py.
+``backfill-token#<token>`` ``token``               ``job_id`` a client token started (30-day
+                                                   TTL): a retried start answers with it.
+                                                   Conditional put; backfill/tokens.py.
 ``subscribed#<group>``     ``group``               first time a group was seen: claimed once
                                                    by auto-backfill (backfill/claims.py).
 ``reconciled#<group>``     ``watermark``           ``watermark`` (ms): everything before it is
@@ -86,6 +89,10 @@ def backfill_chunk_key(job_id: str, number: int) -> Key:
 
 def backfill_index_key(created_iso: str, job_id: str) -> Key:
     return key(BACKFILL_JOBS_PK, f"{created_iso}#{job_id}")
+
+
+def backfill_token_key(client_token: str) -> Key:
+    return key(f"backfill-token#{client_token}", "token")
 
 
 def subscribed_key(log_group: str) -> Key:

@@ -81,10 +81,15 @@ def test_a_forced_stop_and_a_crash_resume_and_land_every_event_exactly_once(
     total = _seed_history(deployment, groups, 50_000, days=3)
     assert _source_count(deployment, groups) == total
 
-    # 1. A start whose Lambda runs short of time: it plans, ships some, stops cleanly.
+    # 1. A start plans and answers at once; the first scheduled run works it and runs
+    #    short of time: it ships some, stops cleanly.
     #    The time left is scripted, not counted down, so a slow machine cannot make
     #    it stop before any work: plenty until the first chunk is done, then 2 s
     #    (1 s past DEADLINE_MARGIN_MS), less than a page is given.
+    started = invoke("BackfillFunction", {"action": "start", "log_groups": groups, "days": 3})
+    assert started["ok"], started
+    assert started["job"]["chunks_done"] == 0
+    assert "work" not in started
     remaining_ms = [120_000]
     complete = ChunkStore.complete
 
@@ -97,11 +102,13 @@ def test_a_forced_stop_and_a_crash_resume_and_land_every_event_exactly_once(
         patch.setattr(ChunkStore, "complete", complete_then_run_short)
         first = invoke(
             "BackfillFunction",
-            {"action": "start", "log_groups": groups, "days": 3},
+            SCHEDULED,
             context=FakeLambdaContext(remaining_ms=lambda: remaining_ms[0]),
         )
     assert first["ok"], first
-    job = first["job"]
+    job = invoke("BackfillFunction", {"action": "status", "job_id": started["job"]["job_id"]})[
+        "job"
+    ]
     assert first["work"]["stopped_before_deadline"] is True
     assert 0 < job["chunks_done"] < job["chunks_total"]
     assert 0 < job["events_shipped"] < total
@@ -154,13 +161,13 @@ def test_running_twice_and_overlapping_the_live_stream_leaves_the_source_count(
     for _ in range(2):
         started = invoke("BackfillFunction", {"action": "start", "log_groups": groups, "days": 2})
         assert started["ok"], started
-        reports.append(started)
-        _work_until_done(started["job"]["job_id"])
+        runs = _work_until_done(started["job"]["job_id"])
+        reports.append({key: sum(r[key] for r in runs) for key in ("delivered", "duplicates")})
         assert sum(deployment.counts_by_index().values()) == total
 
-    assert reports[0]["work"]["delivered"] == total - live
-    assert reports[1]["work"]["delivered"] == 0
-    assert reports[1]["work"]["duplicates"] == total
+    assert reports[0]["delivered"] == total - live
+    assert reports[1]["delivered"] == 0
+    assert reports[1]["duplicates"] == total
 
 
 def test_two_concurrent_workers_never_process_the_same_chunk(
@@ -301,6 +308,7 @@ def test_long_and_old_ranges_are_clamped_with_a_warning(
     assert "retention is 7 days" in warnings
     # The plan covers at most the retained week: a handful of chunks, not ten years.
     assert answer["job"]["chunks_total"] <= 7 * 4 + 1
+    _work_until_done(answer["job"]["job_id"])
     source = len(read_events(deployment.logs, history_group))
     assert sum(deployment.counts_by_index().values()) == source
 
@@ -344,7 +352,9 @@ def test_cancelling_a_finished_job_leaves_it_done(
     _seed_history(deployment, groups, 200, days=1)
     started = invoke("BackfillFunction", {"action": "start", "log_groups": groups, "days": 1})
     job_id = started["job"]["job_id"]
-    assert started["job"]["status"] == "done"
+    _work_until_done(job_id)
+    status = invoke("BackfillFunction", {"action": "status", "job_id": job_id})["job"]
+    assert status["status"] == "done"
     assert invoke("BackfillFunction", {"action": "cancel", "job_id": job_id})["job"]["status"] == (
         "done"
     )
@@ -358,3 +368,22 @@ def test_cancelling_a_finished_job_leaves_it_done(
     )["Items"]
     assert [item["status"]["S"] for item in index] == ["done"]
     assert clients.backfill_service().jobs.job_ids(active_only=True) == []
+
+
+def test_a_retried_start_with_its_client_token_answers_with_the_same_job(
+    deployment: Deployment, history_group: str
+) -> None:
+    request = {"action": "start", "log_groups": [history_group], "days": 1, "client_token": "t-1"}
+    first = invoke("BackfillFunction", request)
+    again = invoke("BackfillFunction", request)
+    assert first["ok"] and again["ok"], (first, again)
+    assert again["job"]["job_id"] == first["job"]["job_id"]
+    assert [j["job_id"] for j in invoke("BackfillFunction", {"action": "list"})["jobs"]] == [
+        first["job"]["job_id"]
+    ]
+    token = deployment.dynamodb.get_item(
+        TableName=deployment.settings.state_table or "",
+        Key={"pk": {"S": "backfill-token#t-1"}, "sk": {"S": "token"}},
+    )["Item"]
+    assert token["job_id"]["S"] == first["job"]["job_id"]
+    assert int(token["expires_at"]["N"]) > 0

@@ -17,6 +17,7 @@ from logstream.backfill.job_store import JobStore
 from logstream.backfill.model import JobNotFound, JobView, WorkReport
 from logstream.backfill.plan import JobPlan
 from logstream.backfill.service import BackfillService
+from logstream.backfill.tokens import ClientTokens
 from logstream.errors import NotFoundError
 from logstream.retry import Deadline
 from logstream.settings import Settings
@@ -80,6 +81,9 @@ class FakeJobs:
             raise JobNotFound(job_id)
         return view(job_id)
 
+    def status(self, job_id: str) -> str:
+        return self.view(job_id).status
+
     def job_ids(self, *, active_only: bool) -> list[str]:
         return [p.job_id for p in self.created]
 
@@ -108,6 +112,19 @@ class FakeClaims:
         self.unclaimed.append(log_group)
 
 
+class FakeTokens:
+    """Client tokens in memory, with the conditional write's first-wins rule."""
+
+    def __init__(self) -> None:
+        self.bound: dict[str, str] = {}
+
+    def job_for(self, client_token: str) -> str | None:
+        return self.bound.get(client_token)
+
+    def claim(self, client_token: str, job_id: str) -> str:
+        return self.bound.setdefault(client_token, job_id)
+
+
 class Service(BackfillService):
     """The real service on fakes; ``work`` reports without leasing anything."""
 
@@ -128,6 +145,7 @@ def service() -> Service:
         max_days=400,
         target_chunk_events=50_000,
         lease_ms=60_000,
+        tokens=cast(ClientTokens, FakeTokens()),
         clock=lambda: NOW_S,
     )
 
@@ -174,8 +192,38 @@ def test_a_good_start_stores_chunks_then_job_and_answers_ok() -> None:
     answer = handle_event(svc, {"log_groups": ["/a"], "days": 1}, DEADLINE)
     assert answer["ok"] is True, answer
     assert answer["job"]["job_id"] == stored(svc)[0].job_id
-    assert answer["work"]["worker"] == "test"
+    # It answers at once: the scheduled workers ship the job.
+    assert "work" not in answer
     assert cast(FakeChunks, svc.chunks).created == cast(FakeJobs, svc.jobs).created
+
+
+def test_a_retried_start_with_the_same_client_token_plans_once() -> None:
+    svc = service()
+    request = {"log_groups": ["/a"], "days": 1, "client_token": "retry-me"}
+    first = handle_event(svc, request, DEADLINE)
+    again = handle_event(svc, request, DEADLINE)
+    assert first["ok"] and again["ok"]
+    assert again["job"]["job_id"] == first["job"]["job_id"]
+    assert len(cast(FakeJobs, svc.jobs).created) == 1
+    other = handle_event(svc, {**request, "client_token": "another"}, DEADLINE)
+    assert other["job"]["job_id"] != first["job"]["job_id"]
+
+
+def test_a_token_whose_first_start_stopped_early_finishes_that_job() -> None:
+    svc = service()
+    cast(FakeTokens, svc.tokens).bound["t1"] = "0123456789abcdef"
+    answer = handle_event(svc, {"log_groups": ["/a"], "days": 1, "client_token": "t1"}, DEADLINE)
+    assert answer["job"]["job_id"] == "0123456789abcdef"
+    assert [p.job_id for p in stored(svc)] == ["0123456789abcdef"] * 2
+
+
+@pytest.mark.parametrize("token", ["", "x" * 65, "has space", 7])
+def test_a_malformed_client_token_is_refused(token: object) -> None:
+    svc = service()
+    answer = handle_event(svc, {"log_groups": ["/a"], "days": 1, "client_token": token}, DEADLINE)
+    assert answer["ok"] is False
+    assert "client_token" in answer["error"]
+    assert stored(svc) == []
 
 
 def test_absurd_days_store_a_job_that_reads_back() -> None:

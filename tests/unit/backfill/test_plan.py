@@ -18,6 +18,7 @@ from logstream.backfill.plan import (
     plan_job,
 )
 from logstream.backfill.request import DAY_MS, EARLIEST_MS, BackfillRequest
+from logstream.own_groups import OwnGroups
 from logstream.retry import Deadline
 from logstream.times import parse_time
 
@@ -180,3 +181,28 @@ def test_chunk_span_follows_density_within_bounds() -> None:
     assert chunk_span_ms(medium, NOW, 25_000) == DAY_MS // 2
     assert chunk_span_ms(group("/sparse", stored_bytes=1), NOW, 50_000) == DAY_MS
     assert chunk_span_ms(group("/unknown"), NOW, 50_000) == 6 * HOUR_MS
+
+
+def test_logstream_own_groups_are_never_planned_whatever_pattern_names_them() -> None:
+    own = OwnGroups(frozenset({"/aws/lambda/decoder"}), ("/aws/lambda/logstream-",))
+    source = FakeSource(
+        group("/aws/lambda/orders"),
+        group("/aws/lambda/decoder"),
+        group("/aws/lambda/logstream-ReconcileFunction-AB12"),
+    )
+    request = BackfillRequest(("/*",), NOW - DAY_MS, NOW)
+    result = plan_job(
+        request,
+        source,
+        Deadline.after_seconds(60),
+        now_ms=NOW,
+        max_days=MAX_DAYS,
+        target_chunk_events=50_000,
+        exclude=own,
+    )
+    assert result.groups == ["/aws/lambda/orders"]
+    assert {c.log_group for c in result.chunks} == {"/aws/lambda/orders"}
+    assert sorted(result.warnings) == [
+        "/aws/lambda/decoder is logstream's own log group: not backfilled",
+        "/aws/lambda/logstream-ReconcileFunction-AB12 is logstream's own log group: not backfilled",
+    ]

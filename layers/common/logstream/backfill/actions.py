@@ -1,10 +1,12 @@
 """The backfill function's events: a schedule works open jobs; a manual invoke names an action.
 
-Manual actions: ``start`` (plan, then work until the deadline), ``status``,
-``cancel``, ``list``, ``work``. Bad input (an :class:`~logstream.errors.InputError`)
-answers ``{"ok": false, "error": ...}`` without failing the invocation
-(retrying it could not help); anything else raises, so Lambda retries and the
-Errors alarm sees it.
+Manual actions: ``start`` (plan and store the job, then answer at once with
+its id: the scheduled workers ship it, so a client that retries a slow call
+cannot plan twice; ``client_token`` makes a retried start answer with the
+same job), ``status``, ``cancel``, ``list``, ``work``. Bad input (an
+:class:`~logstream.errors.InputError`) answers ``{"ok": false, "error": ...}``
+without failing the invocation (retrying it could not help); anything else
+raises, so Lambda retries and the Errors alarm sees it.
 """
 
 from __future__ import annotations
@@ -43,9 +45,7 @@ def _manual_action(service: BackfillService, event: object, deadline: Deadline) 
         )
     action = event.get("action", "start")
     if action == "start":
-        job = service.start(event, deadline)
-        work = service.work(deadline, job_ids=[job.job_id])
-        return {"job": service.status(job.job_id).as_dict(), "work": work.as_dict()}
+        return {"job": service.start(event, deadline).as_dict()}
     if action == "work":
         return {"work": service.work(deadline).as_dict()}
     if action == "status":

@@ -8,6 +8,7 @@ BACKFILL_CHUNK_EVENTS events at the group's average density.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -64,12 +65,20 @@ def plan_job(
     now_ms: int,
     max_days: int,
     target_chunk_events: int,
+    exclude: Container[str] = (),
 ) -> JobPlan:
-    """Resolve groups, clamp the range per group, and cut it into chunks."""
+    """Resolve groups, clamp the range per group, and cut it into chunks.
+
+    Groups in ``exclude`` (logstream's own) are never planned, whatever pattern
+    named them; the plan's warnings say which were left out.
+    """
     plan = JobPlan(job_id=uuid.uuid4().hex[:16], request=request, chunks=[])
     for pattern in request.log_groups:
         for info in _resolve(pattern, source, deadline):
             if info.name in plan.groups:
+                continue
+            if info.name in exclude:
+                plan.warnings.append(f"{info.name} is logstream's own log group: not backfilled")
                 continue
             plan.groups.append(info.name)
             if len(plan.groups) > MAX_GROUPS_PER_JOB:

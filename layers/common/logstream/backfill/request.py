@@ -26,6 +26,8 @@ MAX_PATTERNS: Final = 100
 #: CloudWatch's rule for log group names; a prefix is such a name followed by ``*``.
 _GROUP_NAME: Final = re.compile(r"[A-Za-z0-9_\-/.#]{1,512}")
 _TIME_FORMATS: Final = "ISO-8601 (2026-11-24T10:00:00Z) or epoch milliseconds"
+#: A client token: what a caller sends again on a retry so the job is planned once.
+_CLIENT_TOKEN: Final = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 def is_log_group_name(name: str) -> bool:
@@ -35,11 +37,16 @@ def is_log_group_name(name: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class BackfillRequest:
-    """What to backfill: group names or ``prefix*`` patterns, and a half-open range."""
+    """What to backfill: group names or ``prefix*`` patterns, and a half-open range.
+
+    ``client_token``, when given, makes the start idempotent: the same token
+    answers with the job it first planned (see :mod:`logstream.backfill.tokens`).
+    """
 
     log_groups: tuple[str, ...]
     start_ms: int
     end_ms: int
+    client_token: str | None = None
 
 
 def parse_request(
@@ -57,7 +64,18 @@ def parse_request(
         )
     groups = _log_groups(payload, default_groups)
     start, end = _time_range(payload, now_ms, default_days)
-    return BackfillRequest(groups, start, end)
+    return BackfillRequest(groups, start, end, _client_token(payload))
+
+
+def _client_token(payload: Mapping[str, Any]) -> str | None:
+    token = payload.get("client_token")
+    if token is None:
+        return None
+    if not isinstance(token, str) or not _CLIENT_TOKEN.fullmatch(token):
+        raise BackfillInputError(
+            f"client_token={quoted(token)} must be 1 to 64 of a-z A-Z 0-9 _ . : - (a UUID works)"
+        )
+    return token
 
 
 def _log_groups(payload: Mapping[str, Any], default_groups: Sequence[str]) -> tuple[str, ...]:

@@ -116,11 +116,6 @@ class BackfillWorker:
             # DeliveryIncomplete propagates: the lease stays until it expires and
             # the chunk then resumes from the last acknowledged page.
             shipped = self._shipper.ship_events(page.events, origin, deadline)
-            report.pages += 1
-            report.events += shipped.events
-            report.delivered += shipped.delivered
-            report.duplicates += shipped.duplicates
-            report.quarantined += shipped.quarantined
             if not self._chunks.save_page(
                 chunk,
                 self._owner,
@@ -129,9 +124,16 @@ class BackfillWorker:
                 quarantined=shipped.quarantined,
                 lease_ms=self._lease_ms,
             ):
+                # The page counts for the worker that now holds the chunk (it ships
+                # it again, harmlessly): counted here too, it would count twice.
                 report.lost_leases += 1
                 logger.warning("lease lost; another worker resumes the chunk")
                 return True
+            report.pages += 1
+            report.events += shipped.events
+            report.delivered += shipped.delivered
+            report.duplicates += shipped.duplicates
+            report.quarantined += shipped.quarantined
             self._page_budget = max(_FIRST_PAGE_BUDGET, 2 * (self._clock() - page_started))
             if page.next_token is None:
                 if self._chunks.complete(chunk, self._owner):

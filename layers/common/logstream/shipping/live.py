@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from logstream.observability import Metric, count, logger
+from logstream.own_groups import OwnGroups
 from logstream.retry import Deadline
 from logstream.shipping.checkpoints import CheckpointStore, LiveCheckpoints
 from logstream.shipping.documents import EventOrigin
@@ -40,14 +41,14 @@ class LiveShipper:
         *,
         checkpoints: CheckpointStore | None,
         on_live_batch: LiveBatchHook | None = None,
-        own_log_groups: frozenset[str] = frozenset(),
+        own_log_groups: OwnGroups | None = None,
     ) -> None:
         self._shipper = shipper
         self._checkpoints = checkpoints
         self._on_live_batch = on_live_batch
         # The shipper's own log groups: shipping them would feed every
         # invocation's log lines back into the next invocation, forever.
-        self._own_log_groups = own_log_groups
+        self._own_log_groups = own_log_groups or OwnGroups()
         self._warned_feedback = False
 
     def ship_event(self, event: Any, deadline: Deadline) -> ShipReport:

@@ -16,7 +16,7 @@ Live delivery, backfill, reconciliation and schema healing all ship through
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from logstream.naming import is_sanitized
@@ -103,6 +103,18 @@ class Shipper:
         if delivery.undelivered:
             raise DeliveryIncomplete(report, delivery.undelivered[:20])
         return report
+
+    def redeliver(self, documents: Sequence[Document], deadline: Deadline) -> DeliveryReport:
+        """Send documents built before (parked ones) again, with the same rescue and parking.
+
+        Every document ends in one bucket of the report: acknowledged
+        (``delivered`` or ``duplicates``), ``rejected`` (refused again and
+        parked again with the new reason) or ``undelivered``.
+        """
+        self.ensure_prepared(deadline)
+        delivery = self._sink.deliver(documents, deadline)
+        self._parking.settle_rejections(delivery, deadline)
+        return delivery
 
 
 def _settle(
