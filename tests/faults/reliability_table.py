@@ -30,7 +30,7 @@ def invocations(calls: list[dict[str, Any]]) -> str:
     """Each call as "label: time / deadline (outcome)"; repeated labels folded into one."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for call in calls:
-        groups.setdefault(re.sub(r"\s*\d+$", "", call["label"]), []).append(call)
+        groups.setdefault(re.sub(r"\s+\d+$", "", call["label"]), []).append(call)
     parts = []
     for label, group in groups.items():
         slowest = max(group, key=lambda c: c["seconds"] / c["deadline_seconds"])
