@@ -10,7 +10,18 @@ busy cluster fails them:
 * ``reject_items(n)``: the request *is* executed, but every item in the
   response is turned into a 429 rejection. The documents really were written,
   so a correct retry with ``create`` ops must treat the 409s it then gets as
-  success -- the duplicate-free replay path the shipper has to prove.
+  success -- the duplicate-free replay path the shipper has to prove;
+* ``fail_items(...)``: like ``reject_items``, but only for the documents a
+  rule picks by ``_id`` (a fraction of them, or named ones), with any status,
+  for their first ``times`` requests or for ever: partial failures, per-item
+  503s, and the poisoned items behind head-of-line blocking.
+
+And the two ways a wedged cluster fails any request:
+
+* ``hang(n)``: the request is read and never answered until the fault is
+  cleared or the proxy stops;
+* ``trickle(n, interval)``: the request is executed, then its real answer is
+  sent one byte per ``interval`` seconds.
 
 The proxy listens on loopback only and runs in a daemon thread, so it can
 never outlive the test process.
@@ -26,6 +37,9 @@ import ipaddress
 import json
 import threading
 import urllib.parse
+import zlib
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from email.message import Message
 from enum import Enum
@@ -66,17 +80,27 @@ class ProxyStats:
     requests_rejected: int = 0
     bulk_responses_rewritten: int = 0
     items_rejected: int = 0
+    requests_hung: int = 0
+    requests_trickled: int = 0
 
     @property
     def faults_injected(self) -> int:
-        """Requests that were failed, whole or per item."""
-        return self.requests_rejected + self.bulk_responses_rewritten
+        """Requests that were failed, whole or per item, hung or trickled."""
+        return (
+            self.requests_rejected
+            + self.bulk_responses_rewritten
+            + self.requests_hung
+            + self.requests_trickled
+        )
 
 
 class _FaultKind(Enum):
     NONE = "none"
     REJECT_REQUEST = "reject_request"
     REJECT_ITEMS = "reject_items"
+    FAIL_ITEMS = "fail_items"
+    HANG = "hang"
+    TRICKLE = "trickle"
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,44 @@ class _Fault:
 
 
 _NO_FAULT = _Fault(_FaultKind.NONE)
+
+
+@dataclass
+class _ItemRule:
+    """Which bulk items ``fail_items`` fails, how, and how often per ``_id``."""
+
+    status: int
+    error_type: str
+    fraction: float
+    ids: frozenset[str] | None
+    times: int | None
+    failed: Counter[str] = dataclasses.field(default_factory=Counter)
+
+    def picks(self, doc_id: str) -> bool:
+        if self.ids is not None:
+            chosen = doc_id in self.ids
+        else:
+            chosen = zlib.crc32(doc_id.encode()) % 10_000 < self.fraction * 10_000
+        return chosen and (self.times is None or self.failed[doc_id] < self.times)
+
+
+def bulk_ids(body: bytes, content_encoding: str) -> list[str | None]:
+    """The ``_id`` of each action of a ``_bulk`` request body, in order."""
+    raw = gzip.decompress(body) if "gzip" in content_encoding.lower() else body
+    ids: list[str | None] = []
+    expect_action = True
+    for line in raw.splitlines():
+        if not line.strip():
+            continue
+        if expect_action:
+            action = json.loads(line)
+            op, meta = next(iter(action.items()))
+            ids.append(meta.get("_id") if isinstance(meta, dict) else None)
+            # delete has no source line; every other op has one.
+            expect_action = op == "delete"
+        else:
+            expect_action = True
+    return ids
 
 
 def error_body(status: int, error_type: str, reason: str) -> dict[str, Any]:
@@ -158,6 +220,13 @@ class FaultProxy(LocalService):
         self._reject_type = REJECTED_EXECUTION
         self._items_left = 0
         self._items_type = REJECTED_EXECUTION
+        self._item_rule: _ItemRule | None = None
+        self._slow_left = 0
+        self._slow_kind = _FaultKind.NONE
+        self._slow_bulk_only = True
+        self._trickle_interval = 1.0
+        # Set when hung requests may go: on clear_faults() and on stop().
+        self._release = threading.Event()
         self._server: _ProxyHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -186,6 +255,7 @@ class FaultProxy(LocalService):
         return self
 
     def stop(self) -> None:
+        self._release.set()
         server, self._server = self._server, None
         thread, self._thread = self._thread, None
         if server is not None:
@@ -215,11 +285,61 @@ class FaultProxy(LocalService):
             self._items_left = n
             self._items_type = error_type
 
+    def fail_items(
+        self,
+        *,
+        status: int = 429,
+        error_type: str | None = None,
+        fraction: float = 1.0,
+        ids: Collection[str] | None = None,
+        times: int | None = None,
+    ) -> None:
+        """From now on, fail the ``_bulk`` items the rule picks (after forwarding them).
+
+        ``ids`` names the documents; otherwise ``fraction`` of all ids is picked
+        by a hash of the id (the same ids on every retry). Each picked id fails
+        on its first ``times`` requests, or on every request when ``times`` is None.
+        """
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError("fraction must be within [0, 1]")
+        default_type = REJECTED_EXECUTION if status == 429 else "unavailable_shards_exception"
+        with self._lock:
+            self._item_rule = _ItemRule(
+                status=status,
+                error_type=error_type or default_type,
+                fraction=fraction,
+                ids=frozenset(ids) if ids is not None else None,
+                times=times,
+            )
+
+    def hang(self, n: int, *, bulk_only: bool = True) -> None:
+        """Never answer the next ``n`` requests (``_bulk`` only, or any) until cleared."""
+        self._arm_slow(n, _FaultKind.HANG, bulk_only)
+
+    def trickle(self, n: int, *, interval: float = 1.0, bulk_only: bool = True) -> None:
+        """Execute the next ``n`` requests, then send each answer one byte per ``interval`` s."""
+        if interval <= 0:
+            raise ValueError("interval must be > 0")
+        self._trickle_interval = interval
+        self._arm_slow(n, _FaultKind.TRICKLE, bulk_only)
+
+    def _arm_slow(self, n: int, kind: _FaultKind, bulk_only: bool) -> None:
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        with self._lock:
+            self._release.clear()
+            self._slow_left = n
+            self._slow_kind = kind
+            self._slow_bulk_only = bulk_only
+
     def clear_faults(self) -> None:
-        """Cancel any pending faults; counters are kept."""
+        """Cancel any pending faults and let hung requests go; counters are kept."""
         with self._lock:
             self._reject_left = 0
             self._items_left = 0
+            self._item_rule = None
+            self._slow_left = 0
+        self._release.set()
 
     @property
     def stats(self) -> ProxyStats:
@@ -239,23 +359,64 @@ class FaultProxy(LocalService):
         with self._lock:
             stats = self._stats
             fault = _NO_FAULT
-            rejected = rewritten = 0
+            rejected = rewritten = hung = trickled = 0
             if is_bulk and self._reject_left > 0:
                 self._reject_left -= 1
                 rejected = 1
                 fault = _Fault(_FaultKind.REJECT_REQUEST, self._reject_status, self._reject_type)
+            elif self._slow_left > 0 and (is_bulk or not self._slow_bulk_only):
+                self._slow_left -= 1
+                fault = _Fault(self._slow_kind)
+                hung = int(self._slow_kind is _FaultKind.HANG)
+                trickled = int(self._slow_kind is _FaultKind.TRICKLE)
             elif is_bulk and self._items_left > 0:
                 self._items_left -= 1
                 rewritten = 1
                 fault = _Fault(_FaultKind.REJECT_ITEMS, 200, self._items_type)
+            elif is_bulk and self._item_rule is not None:
+                fault = _Fault(_FaultKind.FAIL_ITEMS, 200, self._item_rule.error_type)
             self._stats = dataclasses.replace(
                 stats,
                 requests_seen=stats.requests_seen + 1,
                 bulk_requests_seen=stats.bulk_requests_seen + int(is_bulk),
                 requests_rejected=stats.requests_rejected + rejected,
                 bulk_responses_rewritten=stats.bulk_responses_rewritten + rewritten,
+                requests_hung=stats.requests_hung + hung,
+                requests_trickled=stats.requests_trickled + trickled,
             )
             return fault
+
+    def _fail_picked_items(self, response: dict[str, Any], ids: list[str | None]) -> bool:
+        """Apply the ``fail_items`` rule to one parsed bulk response; whether it changed."""
+        items = response.get("items")
+        with self._lock:
+            rule = self._item_rule
+            if rule is None or not isinstance(items, list) or len(items) != len(ids):
+                return False
+            failed = 0
+            for item, doc_id in zip(items, ids, strict=True):
+                if doc_id is None or not isinstance(item, dict) or not rule.picks(doc_id):
+                    continue
+                rule.failed[doc_id] += 1
+                for op, result in item.items():
+                    source = result if isinstance(result, dict) else {}
+                    item[op] = {
+                        **{k: source[k] for k in ("_index", "_id") if k in source},
+                        "status": rule.status,
+                        "error": {
+                            "type": rule.error_type,
+                            "reason": "item failed (injected by logstream FaultProxy)",
+                        },
+                    }
+                failed += 1
+            if failed:
+                response["errors"] = True
+                self._stats = dataclasses.replace(
+                    self._stats,
+                    items_rejected=self._stats.items_rejected + failed,
+                    bulk_responses_rewritten=self._stats.bulk_responses_rewritten + 1,
+                )
+            return failed > 0
 
     def _count_items(self, n: int) -> None:
         with self._lock:
@@ -350,7 +511,19 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
 
-        rewrite = fault.kind is _FaultKind.REJECT_ITEMS
+        if fault.kind is _FaultKind.HANG:
+            # Say nothing until released, then hang up: the client sees no answer at all.
+            proxy._release.wait()
+            self.close_connection = True
+            return
+
+        rewrite = fault.kind in (_FaultKind.REJECT_ITEMS, _FaultKind.FAIL_ITEMS)
+        ids: list[str | None] = []
+        if fault.kind is _FaultKind.FAIL_ITEMS:
+            try:
+                ids = bulk_ids(body, self.headers.get("Content-Encoding") or "")
+            except (OSError, ValueError, StopIteration, AttributeError):
+                rewrite = False  # not a bulk body we can read; pass it on untouched
         # Ask upstream for an identity body we can edit; re-gzip below if the client wants it.
         headers = proxy._upstream_headers(self.command, self.headers, body, strip_encoding=rewrite)
         try:
@@ -366,8 +539,11 @@ class _Handler(BaseHTTPRequestHandler):
         if rewrite and status == 200:
             accepts_gzip = "gzip" in (self.headers.get("Accept-Encoding") or "").lower()
             resp_headers, data = self._rewrite_items(
-                proxy, resp_headers, data, fault.error_type, accepts_gzip
+                proxy, resp_headers, data, fault.error_type, accepts_gzip, ids=ids
             )
+        if fault.kind is _FaultKind.TRICKLE:
+            self._trickle(proxy, status, reason_phrase, resp_headers, data)
+            return
         self._respond(status, reason_phrase, resp_headers, data)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _proxy
@@ -379,6 +555,8 @@ class _Handler(BaseHTTPRequestHandler):
         data: bytes,
         error_type: str,
         accepts_gzip: bool,
+        *,
+        ids: list[str | None],
     ) -> tuple[list[tuple[str, str]], bytes]:
         encoding = next((v for k, v in headers if k.lower() == "content-encoding"), "")
         try:
@@ -388,13 +566,44 @@ class _Handler(BaseHTTPRequestHandler):
             return headers, data  # not a JSON bulk response; pass it on untouched
         if not isinstance(doc, dict):
             return headers, data
-        proxy._count_items(reject_all_items(doc, error_type))
+        if ids:
+            if not proxy._fail_picked_items(doc, ids):
+                return headers, data
+        else:
+            proxy._count_items(reject_all_items(doc, error_type))
         out = json.dumps(doc).encode()
         kept = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
         if accepts_gzip:
             out = gzip.compress(out)
             kept.append(("Content-Encoding", "gzip"))
         return kept, out
+
+    def _trickle(
+        self,
+        proxy: FaultProxy,
+        status: int,
+        reason: str | None,
+        headers: list[tuple[str, str]],
+        data: bytes,
+    ) -> None:
+        """Send the real answer's head at once and its body one byte at a time."""
+        self.send_response_only(status, reason)
+        for name, value in headers:
+            if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.flush()
+        for offset in range(len(data)):
+            # A released fault (or a stopped proxy) sends the rest at once.
+            if not proxy._release.is_set():
+                proxy._release.wait(proxy._trickle_interval)
+            try:
+                self.wfile.write(data[offset : offset + 1])
+                self.wfile.flush()
+            except OSError:
+                self.close_connection = True
+                return  # the client gave up: exactly what the fault is for
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():

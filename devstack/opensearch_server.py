@@ -169,6 +169,7 @@ class OpenSearchServer(LocalService):
         self._proc: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
         self._console: IO[bytes] | None = None
+        self._launch_args: tuple[Path, Path, pwd.struct_passwd | None] | None = None
         self.http_port = 0
         self.transport_port = 0
 
@@ -196,6 +197,7 @@ class OpenSearchServer(LocalService):
 
         # Ports are picked then released, so another process can grab one in
         # between; a bind failure is retried with fresh ports.
+        self._launch_args = (dist, java_home, user)
         for attempt in range(1, _START_ATTEMPTS + 1):
             self._launch(dist, java_home, user)
             try:
@@ -227,7 +229,12 @@ class OpenSearchServer(LocalService):
         self._point_jvm_files_at(conf / "jvm.options", data, logs)
         if user is not None:
             _chown_tree(work, user.pw_uid, user.pw_gid)
+        self._spawn(dist, java_home, user)
 
+    def _spawn(self, dist: Path, java_home: Path, user: pwd.struct_passwd | None) -> None:
+        """Run the node on this server's workdir and ports (a first start or a restart)."""
+        work = self.workdir
+        conf, data, logs, tmp = (work / n for n in ("config", "data", "logs", "tmp"))
         env = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "LANG": "C.UTF-8",
@@ -262,7 +269,7 @@ class OpenSearchServer(LocalService):
             cmd += server_cmd
             popen_env = env
 
-        self._console = (logs / "console.log").open("wb")
+        self._console = (logs / "console.log").open("ab")
         self._proc = subprocess.Popen(  # noqa: S603 - argv built above, no shell
             cmd,
             env=popen_env,
@@ -314,6 +321,40 @@ class OpenSearchServer(LocalService):
             f"(last: {last_error}).\n--- server log tail ---\n{self.log_tail()}"
         )
 
+    def kill(self) -> None:
+        """SIGKILL the node, as a crash would: no shutdown, no flush.
+
+        The workdir (data, translog, logs) and the ports are kept, so
+        :meth:`restart` brings the same node back on the same URL.
+        """
+        proc = self._proc
+        if proc is None:
+            raise RuntimeError("OpenSearchServer is not running")
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+        # The leader is reaped; the JVM under it may still hold the ports for a moment.
+        gone_by = time.monotonic() + _STOP_GRACE_S
+        while _group_alive(proc.pid) and time.monotonic() < gone_by:
+            time.sleep(0.05)
+        if self._console is not None:
+            self._console.close()
+            self._console = None
+
+    def restart(self) -> Self:
+        """Start a killed node again on its own data and ports; wait until it is healthy.
+
+        Call it from a thread that outlives the node (the main thread): the node
+        is started with a parent-death signal, which fires when the starting
+        *thread* ends.
+        """
+        if self._proc is None or self._launch_args is None:
+            raise RuntimeError("OpenSearchServer was never started")
+        if self._proc.poll() is None:
+            raise RuntimeError("OpenSearchServer is still running; kill() it first")
+        self._spawn(*self._launch_args)
+        self._wait_until_healthy()
+        return self
+
     def log_tail(self, lines: int = 60) -> str:
         """Last lines of the server's console output (stdout + stderr)."""
         if self._workdir is None:
@@ -353,3 +394,13 @@ class OpenSearchServer(LocalService):
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):  # group already gone
         os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
