@@ -17,13 +17,12 @@ import boto3
 from botocore.config import Config
 
 from logstream.backfill.auto import auto_backfill_hook
-from logstream.cluster.auth import http_auth
-from logstream.cluster.opensearch import connect
+from logstream.cluster.factory import connect
 from logstream.cluster.port import Cluster
 from logstream.observability import logger
 from logstream.retry import Backoff, Deadline
 from logstream.schema.templates import ensure_templates
-from logstream.settings import AuthMode, SettingsError, load_settings
+from logstream.settings import SettingsError, load_settings
 from logstream.shipping.bulk import ClusterBulkSink
 from logstream.shipping.checkpoints import CheckpointStore, DynamoCheckpointStore
 from logstream.shipping.live import LiveShipper
@@ -69,16 +68,7 @@ def secrets_client() -> SecretsManagerClient:
 
 @cache
 def cluster() -> Cluster:
-    settings = load_settings()
-    return connect(
-        settings.es_host,
-        http_auth=http_auth(settings, secrets_client),
-        verify_certs=settings.tls_verify,
-        ca_certs=settings.ca_certs,
-        timeout=settings.http_timeout_secs,
-        pool_size=settings.max_in_flight,
-        serverless=settings.auth_mode is AuthMode.SIGV4_AOSS,
-    )
+    return connect(load_settings(), secrets_client)
 
 
 @cache
