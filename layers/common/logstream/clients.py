@@ -82,6 +82,7 @@ def bulk_sink() -> ClusterBulkSink:
         gzip_level=settings.gzip_level,
         http_timeout_secs=settings.http_timeout_secs,
         backoff=Backoff(settings.backoff_base_ms, settings.backoff_max_ms),
+        client_ids=cluster().capabilities.client_ids,
     )
 
 

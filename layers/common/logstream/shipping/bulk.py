@@ -30,6 +30,7 @@ from isal import igzip
 from logstream.cluster.port import BulkEndpoint, ClusterError
 from logstream.retry import Backoff, Deadline
 from logstream.shipping.documents import Document
+from logstream.shipping.engine_ids import encode_without_ids
 
 #: Error types that mean "try again later", whatever the HTTP status says.
 _RETRYABLE_ERROR_TYPES: Final = frozenset(
@@ -170,8 +171,11 @@ class ClusterBulkSink:
         http_timeout_secs: float,
         backoff: Backoff,
         max_attempts: int = 12,
+        client_ids: bool = True,
     ) -> None:
         self._cluster = cluster
+        # Capabilities.client_ids: without them, no _id is sent (at-least-once, see engine_ids).
+        self._encode = encode_bulk_body if client_ids else encode_without_ids
         self._batch_size = batch_size
         self._batch_max_bytes = batch_max_bytes
         self._max_in_flight = max_in_flight
@@ -220,7 +224,7 @@ class ClusterBulkSink:
             attempt += 1
             if attempt > 1:
                 report.retried += len(pending)
-            body = gzip_body(encode_bulk_body(pending), self._gzip_level)
+            body = gzip_body(self._encode(pending), self._gzip_level)
             report.requests += 1
             report.bytes_sent += len(body)
             try:
