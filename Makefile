@@ -19,7 +19,8 @@ export SAM_CLI_TELEMETRY := 0
 
 help:
 	@echo "make demo   - start OpenSearch + moto, write sample logs, ship them, show what landed"
-	@echo "make test   - lint, type-check, unit tests, sam build, integration tests (real OpenSearch + moto)"
+	@echo "              (make demo ENGINE=elasticsearch: the same on Elasticsearch 8)"
+	@echo "make test   - lint, type-check, unit tests, sam build, integration tests (real OpenSearch, Elasticsearch + moto)"
 	@echo "make bench  - decoder, cold-start and backfill benchmarks (benchmarks/results/)"
 	@echo "make deploy - sam build && sam deploy --guided"
 
@@ -52,8 +53,10 @@ integration: build
 
 test: lint typecheck unit integration
 
+# ENGINE=elasticsearch runs the demo on Elasticsearch 8 instead of OpenSearch.
+ENGINE ?= opensearch
 demo: venv
-	PYTHONPATH=layers/common:. $(PY) -m devstack.demo
+	PYTHONPATH=layers/common:. $(PY) -m devstack.demo --engine $(ENGINE)
 
 bench: venv
 	PYTHONPATH=layers/common:. $(PY) -m benchmarks.bench_decoder
