@@ -6,7 +6,8 @@ run as root, a process group stopped as one); only names and settings differ.
 
 Security is off by default, as on the OpenSearch node. With ``user=(name,
 password)`` it is on, with plain HTTP (a single-node cluster needs no
-transport TLS), and the user is created in the file realm as a superuser:
+transport TLS), and the user is created in the file realm as a superuser
+(not ``elastic``: that name is reserved for the built-in user):
 enough to check basic auth and to create API keys against a real server.
 """
 
@@ -65,6 +66,7 @@ class ElasticsearchServer(OpenSearchServer):
             cmd, env=popen_env, capture_output=True, text=True, timeout=120, check=False
         )
         if result.returncode != 0:
+            self.stop()  # nothing runs yet: this only removes the work directory
             raise OpenSearchStartError(f"elasticsearch-users failed: {result.stderr.strip()}")
 
     def _health_headers(self) -> dict[str, str]:
