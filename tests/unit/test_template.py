@@ -69,6 +69,7 @@ SAMPLE_PARAMETERS: Mapping[str, str | tuple[str, ...]] = {
 
 GLOBAL_ENVIRONMENT = {
     "ES_HOST",
+    "ES_ENGINE",
     "ES_AUTH",
     "ES_USER",
     "ES_PASS_SECRET_ARN",
