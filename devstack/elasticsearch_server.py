@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from devstack.opensearch_dist import ELASTICSEARCH
+from devstack.opensearch_dist import ELASTICSEARCH, ELASTICSEARCH_VERSION
 from devstack.opensearch_server import OpenSearchServer, OpenSearchStartError
 
-DEFAULT_ES_VERSION = "8.19.0"
+DEFAULT_ES_VERSION = ELASTICSEARCH_VERSION
 
 
 class ElasticsearchServer(OpenSearchServer):

@@ -8,7 +8,8 @@ It is fetched once into a cache and reused; every step writes to a temporary
 name first and renames into place, so an interrupted run never leaves a
 half-written zip or distribution that a later run would trust.
 
-Run ``python -m devstack.opensearch_dist`` to fetch it and print its path.
+Run ``python -m devstack.opensearch_dist [--engine elasticsearch]`` to fetch
+it and print its path.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Product:
 
 OPENSEARCH = Product(MAVEN_ARTIFACT, MAVEN_GROUP)
 ELASTICSEARCH = Product("elasticsearch", "org.elasticsearch.distribution.integ-test-zip")
+#: The Elasticsearch the tests run (Maven Central has no 9.x integ-test-zip).
+ELASTICSEARCH_VERSION = "8.19.0"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_ENV = "LOGSTREAM_CACHE_DIR"
@@ -184,15 +187,19 @@ def _extract(archive: Path, dist: Path, top: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--version", default=DEFAULT_VERSION, help="OpenSearch version")
+    products = {p.name: p for p in (OPENSEARCH, ELASTICSEARCH)}
+    parser.add_argument("--engine", choices=sorted(products), default=OPENSEARCH.name)
+    parser.add_argument("--version", default=None, help="engine version (default: the tested one)")
     parser.add_argument(
         "--cache-dir",
         type=Path,
         default=None,
-        help=f"cache directory (default: ${CACHE_ENV} or <repo>/.cache/opensearch)",
+        help=f"cache directory (default: ${CACHE_ENV} or <repo>/.cache/<engine>)",
     )
     args = parser.parse_args(argv)
-    print(ensure_distribution(args.version, args.cache_dir))
+    product = products[args.engine]
+    version = args.version or (DEFAULT_VERSION if product is OPENSEARCH else ELASTICSEARCH_VERSION)
+    print(ensure_distribution(version, args.cache_dir, product))
     return 0
 
 
