@@ -179,6 +179,8 @@ def _deployment(
         monkeypatch.setenv(name, value)
     clients.reset()
     settings = load_settings()
+    logs = _aws_client("logs", aws_env)
+    _forget_log_groups(logs)
     # Tests look at the cluster directly, never through the proxy. opensearch-py's
     # plain REST calls are answered alike by Elasticsearch 8 (no product check server-side).
     direct = OpenSearch(hosts=[cluster_url])
@@ -186,7 +188,7 @@ def _deployment(
         engine=engine,
         settings=settings,
         search=direct,
-        logs=_aws_client("logs", aws_env),
+        logs=logs,
         dynamodb=_aws_client("dynamodb", aws_env),
     )
     clients.reset()
@@ -194,3 +196,11 @@ def _deployment(
     rows = direct.cat.indices(index=f"{prefix}-*", format="json", h="index", expand_wildcards="all")
     if rows:
         direct.indices.delete(index=",".join(row["index"] for row in rows))
+
+
+def _forget_log_groups(logs: CloudWatchLogsClient) -> None:
+    """Start from no log groups: the same test runs once per engine against one moto
+    server, and its groups (same names) must not still hold the other run's events."""
+    for page in logs.get_paginator("describe_log_groups").paginate():
+        for group in page["logGroups"]:
+            logs.delete_log_group(logGroupName=group["logGroupName"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from typing import Final
@@ -62,7 +62,7 @@ class Settings:
     es_pass_secret_arn: str | None
     auth_mode: AuthMode
     engine: EngineName
-    es_api_key: str | None
+    es_api_key: str | None = field(repr=False)  # a credential: never in a traceback or log
     tls_verify: bool
     ca_certs: str | None
     aws_region: str

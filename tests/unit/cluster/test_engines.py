@@ -117,3 +117,9 @@ def test_an_api_key_is_sent_as_its_encoded_form(configured: str, header: str) ->
     request = PreparedRequest()
     request.prepare(method="GET", url="http://127.0.0.1:9/_count", headers={})
     assert ApiKeyAuth(configured)(request).headers["Authorization"] == header
+
+
+def test_the_api_key_never_shows_in_the_settings_repr() -> None:
+    settings = _settings(ES_ENGINE="elasticsearch", ES_AUTH="apikey", ES_API_KEY="sekrit-key")
+    assert settings.es_api_key == "sekrit-key"
+    assert "sekrit-key" not in repr(settings)
