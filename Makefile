@@ -15,11 +15,13 @@ BUILD_DIR := .aws-sam/build
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv lint typecheck unit fuzz build integration test demo bench deploy clean
+.PHONY: help venv lint typecheck unit fuzz build integration faults test demo bench deploy clean
 
 help:
 	@echo "make demo   - start OpenSearch + moto, ship sample logs, break and repair them (KEEP=1: stay up)"
-	@echo "make test   - lint, type-check, unit and fuzz tests, sam build, integration tests (real OpenSearch + moto)"
+	@echo "              (make demo ENGINE=elasticsearch: the same on Elasticsearch 8)"
+	@echo "make test   - lint, type-check, unit and fuzz tests, sam build, integration and fault tests"
+	@echo "              (real OpenSearch, Elasticsearch + moto)"
 	@echo "make bench  - decoder, cold-start and backfill benchmarks (benchmarks/results/)"
 	@echo "make deploy - sam build && sam deploy --guided"
 
@@ -55,11 +57,17 @@ integration: build
 fuzz: venv
 	$(PY) -m pytest -q tests/fuzz
 
-test: lint typecheck unit fuzz integration
+# The fault matrix (docs/reliability.md): the built handlers against injected faults.
+faults: build
+	$(PY) -m pytest tests/faults -o pythonpath="$(BUILD_DIR)/CommonLayer/python ."
+
+test: lint typecheck unit fuzz integration faults
 
 # KEEP=1 leaves the stack up afterwards and prints how to connect (Ctrl-C stops it).
+# ENGINE=elasticsearch runs the demo on Elasticsearch 8 instead of OpenSearch.
+ENGINE ?= opensearch
 demo: venv
-	KEEP="$(KEEP)" PYTHONPATH=layers/common:. $(PY) -m devstack.demo
+	KEEP="$(KEEP)" PYTHONPATH=layers/common:. $(PY) -m devstack.demo --engine $(ENGINE)
 
 bench: venv
 	PYTHONPATH=layers/common:. $(PY) -m benchmarks.bench_decoder

@@ -10,11 +10,13 @@
 7. ``logstream status``, then the headline: every written event accounted
    for by ``_id``, nothing lost, nothing twice.
 
-``make demo KEEP=1`` leaves the stack up afterwards and says how to connect.
+``make demo KEEP=1`` leaves the stack up afterwards and says how to connect;
+``make demo ENGINE=elasticsearch`` tells the same story on Elasticsearch 8.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import sys
@@ -29,10 +31,11 @@ from opensearchpy import OpenSearch
 from devstack.cloudwatch import put_events, read_events, subscription_deliveries
 from devstack.demo_console import chapter, elapsed, quiet_logging, say, ticker
 from devstack.demo_index import delete_ids, doc_ids, parked_ids, tally
+from devstack.elasticsearch_server import ElasticsearchServer
 from devstack.environment import local_function_env
 from devstack.lambda_context import FakeLambdaContext
 from devstack.moto_server import MotoServer, aws_env, create_state_table
-from devstack.opensearch_dist import DEFAULT_VERSION, default_cache_dir, ensure_distribution
+from devstack.opensearch_dist import ELASTICSEARCH, default_cache_dir, ensure_distribution
 from devstack.opensearch_server import OpenSearchServer
 from devstack.payloads import make_events
 
@@ -44,32 +47,43 @@ STATE_TABLE = "logstream-demo-state"
 HOUR_MS = 3_600_000
 
 
-def start_search_server(stack: ExitStack) -> str:
-    """Fetch (first run only) and start the real OpenSearch; its URL."""
-    dist = default_cache_dir() / f"opensearch-{DEFAULT_VERSION}"
-    if not (dist / "bin" / "opensearch").is_file():
-        say(f"fetching OpenSearch {DEFAULT_VERSION} from Maven Central (first run only)")
+#: The engines the demo can run on (``--engine``, ``make demo ENGINE=...``).
+SERVERS: dict[str, type[OpenSearchServer]] = {
+    "opensearch": OpenSearchServer,
+    "elasticsearch": ElasticsearchServer,
+}
+
+
+def start_search_server(stack: ExitStack, engine: str) -> str:
+    """Fetch (first run only) and start the real search engine; its URL."""
+    server_class = SERVERS[engine]
+    product, version = server_class.PRODUCT, server_class.DEFAULT_VERSION
+    title = "Elasticsearch" if product is ELASTICSEARCH else "OpenSearch"
+    dist = default_cache_dir(product) / f"{product.name}-{version}"
+    if not (dist / "bin" / product.name).is_file():
+        say(f"fetching {title} {version} from Maven Central (first run only)")
         with ticker(lambda: "still fetching"):
-            dist = ensure_distribution(DEFAULT_VERSION)
-    server = OpenSearchServer(distribution=dist)
+            dist = ensure_distribution(version, product=product)
+    server = server_class(distribution=dist)
     began = time.monotonic()
-    say(f"starting OpenSearch {DEFAULT_VERSION} (single node, 512 MB heap)")
+    say(f"starting {title} {version} (single node, 512 MB heap)")
 
     def progress() -> str:
         where = f" on 127.0.0.1:{server.http_port}" if server.http_port else ""
-        return f"waiting for OpenSearch{where} to report healthy"
+        return f"waiting for {title}{where} to report healthy"
 
     with ticker(progress):
         stack.enter_context(server)
-    say(f"OpenSearch is up at {server.url} after {time.monotonic() - began:.0f} s")
+    say(f"{title} is up at {server.url} after {time.monotonic() - began:.0f} s")
     return server.url
 
 
-def _configure(opensearch_url: str, moto_url: str) -> None:
+def _configure(engine: str, opensearch_url: str, moto_url: str) -> None:
     os.environ.update(
         local_function_env(
             aws_env(moto_url),
             opensearch_url=opensearch_url,
+            ES_ENGINE=engine,
             index_prefix="logs",
             state_table=STATE_TABLE,
             LOG_GROUPS=",".join((*LIVE, BILLING)),
@@ -274,15 +288,20 @@ def _keep_running(moto_url: str) -> None:
         say("stopping OpenSearch and moto")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="logstream on the local stack")
+    parser.add_argument(
+        "--engine", choices=sorted(SERVERS), default=os.environ.get("ENGINE") or "opensearch"
+    )
+    engine = parser.parse_args(argv).engine
     quiet_logging()
     keep = os.environ.get("KEEP", "").lower() in {"1", "true", "yes"}
     with ExitStack() as stack:
-        chapter(1, "Starting the local stack: a real OpenSearch, and moto for the AWS APIs")
-        opensearch_url = start_search_server(stack)
+        chapter(1, f"Starting the local stack: a real {engine}, and moto for the AWS APIs")
+        opensearch_url = start_search_server(stack, engine)
         moto = stack.enter_context(MotoServer())
         say(f"moto (CloudWatch Logs, DynamoDB) is up at {moto.endpoint_url}")
-        _configure(opensearch_url, moto.endpoint_url)
+        _configure(engine, opensearch_url, moto.endpoint_url)
 
         chapter(2, "Writing sample logs to CloudWatch Logs (moto)")
         start = _first_hour()

@@ -1,5 +1,8 @@
 """Run a real single-node OpenSearch on loopback for tests and the demo.
 
+(:class:`OpenSearchServer` is also the base of ``devstack.elasticsearch_server``:
+the two engines differ only in names, environment variables and settings.)
+
 Each ``OpenSearchServer`` gets free HTTP/transport ports and a private work
 directory holding a copy of the distribution's config plus its data, logs and
 JVM temp dirs, so several servers (e.g. pytest-xdist workers) can share one
@@ -28,7 +31,7 @@ from pathlib import Path
 from typing import IO, Self
 
 from devstack.lifecycle import LocalService
-from devstack.opensearch_dist import DEFAULT_VERSION, ensure_distribution
+from devstack.opensearch_dist import DEFAULT_VERSION, OPENSEARCH, Product, ensure_distribution
 
 SERVICE_USER = "logstream"
 DEFAULT_HEAP = "512m"
@@ -65,37 +68,42 @@ def _jdk_major(home: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _usable_jdk(home: Path) -> bool:
+def _usable_jdk(home: Path, low: int = _MIN_JDK, high: int = _MAX_JDK) -> bool:
     major = _jdk_major(home)
-    return (home / "bin" / "java").is_file() and major is not None and _MIN_JDK <= major <= _MAX_JDK
+    return (home / "bin" / "java").is_file() and major is not None and low <= major <= high
 
 
-def find_java_home() -> Path:
-    """The JDK to run OpenSearch with.
+def find_java_home(
+    explicit_env: str = "OPENSEARCH_JAVA_HOME",
+    preference: tuple[int, ...] = _JDK_PREFERENCE,
+    supported: tuple[int, int] = (_MIN_JDK, _MAX_JDK),
+) -> Path:
+    """The JDK to run the engine with.
 
-    ``OPENSEARCH_JAVA_HOME`` wins outright (explicit choice); then
-    ``JAVA_HOME`` if it is a supported version; then /usr/lib/jvm, preferring 17.
+    ``explicit_env`` (``OPENSEARCH_JAVA_HOME``) wins outright (explicit choice);
+    then ``JAVA_HOME`` if it is a supported version; then /usr/lib/jvm, by ``preference``.
     """
-    explicit = os.environ.get("OPENSEARCH_JAVA_HOME")
+    explicit = os.environ.get(explicit_env)
     if explicit:
         if not (Path(explicit) / "bin" / "java").is_file():
-            raise OpenSearchStartError(f"OPENSEARCH_JAVA_HOME={explicit} has no bin/java")
+            raise OpenSearchStartError(f"{explicit_env}={explicit} has no bin/java")
         return Path(explicit)
+    low, high = supported
     java_home = os.environ.get("JAVA_HOME")
-    if java_home and _usable_jdk(Path(java_home)):
+    if java_home and _usable_jdk(Path(java_home), low, high):
         return Path(java_home)
     jvm_root = Path("/usr/lib/jvm")
     found = sorted(p for p in jvm_root.glob("*") if p.is_dir() and not p.is_symlink())
-    usable = [p for p in found if _usable_jdk(p)]
+    usable = [p for p in found if _usable_jdk(p, low, high)]
 
     def rank(home: Path) -> int:
         major = _jdk_major(home)
-        return _JDK_PREFERENCE.index(major) if major in _JDK_PREFERENCE else len(_JDK_PREFERENCE)
+        return preference.index(major) if major in preference else len(preference)
 
     if usable:
         return min(usable, key=rank)
     raise OpenSearchStartError(
-        f"no JDK {_MIN_JDK}-{_MAX_JDK} found (set OPENSEARCH_JAVA_HOME); "
+        f"no JDK {low}-{high} found (set {explicit_env}); "
         f"looked at JAVA_HOME={java_home!r} and {[str(p) for p in found]}"
     )
 
@@ -150,18 +158,28 @@ class OpenSearchServer(LocalService):
     """A real OpenSearch on 127.0.0.1; use as a context manager.
 
     ``url`` is ``http://127.0.0.1:<port>`` once started. Startup takes ~7-15 s.
+    A subclass for another engine overrides the class attributes below.
     """
+
+    PRODUCT: Product = OPENSEARCH
+    DEFAULT_VERSION: str = DEFAULT_VERSION
+    #: Prefix of the launcher's variables: OPENSEARCH_JAVA_HOME, OPENSEARCH_PATH_CONF...
+    ENV_PREFIX: str = "OPENSEARCH"
+    JDK_PREFERENCE: tuple[int, ...] = _JDK_PREFERENCE
+    JDK_SUPPORTED: tuple[int, int] = (_MIN_JDK, _MAX_JDK)
+    #: Settings this engine needs on a throwaway loopback node (before the caller's).
+    ENGINE_SETTINGS: Mapping[str, str] = {}
 
     def __init__(
         self,
         *,
-        version: str = DEFAULT_VERSION,
+        version: str | None = None,
         distribution: Path | None = None,
         heap: str = DEFAULT_HEAP,
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT_S,
         settings: Mapping[str, str] | None = None,
     ) -> None:
-        self._version = version
+        self._version = version or self.DEFAULT_VERSION
         self._distribution = distribution
         self._heap = heap
         self._startup_timeout = startup_timeout
@@ -176,21 +194,23 @@ class OpenSearchServer(LocalService):
     @property
     def url(self) -> str:
         if self._proc is None:
-            raise RuntimeError("OpenSearchServer is not running")
+            raise RuntimeError(f"{type(self).__name__} is not running")
         return f"http://127.0.0.1:{self.http_port}"
 
     @property
     def workdir(self) -> Path:
         """Private dir with ``config``, ``data``, ``logs``, ``tmp`` (removed on stop)."""
         if self._workdir is None:
-            raise RuntimeError("OpenSearchServer is not running")
+            raise RuntimeError(f"{type(self).__name__} is not running")
         return self._workdir
 
     def start(self) -> Self:
         if self._proc is not None:
             return self
-        dist = self._distribution or ensure_distribution(self._version)
-        java_home = find_java_home()
+        dist = self._distribution or ensure_distribution(self._version, product=self.PRODUCT)
+        java_home = find_java_home(
+            f"{self.ENV_PREFIX}_JAVA_HOME", self.JDK_PREFERENCE, self.JDK_SUPPORTED
+        )
         user = ensure_service_user() if os.geteuid() == 0 else None
         if user is not None:
             _check_traversable(dist)
@@ -219,11 +239,12 @@ class OpenSearchServer(LocalService):
     def _launch(self, dist: Path, java_home: Path, user: pwd.struct_passwd | None) -> None:
         self.http_port = free_port()
         self.transport_port = free_port()
-        work = Path(tempfile.mkdtemp(prefix="logstream-opensearch-"))
+        work = Path(tempfile.mkdtemp(prefix=f"logstream-{self.PRODUCT.name}-"))
         self._workdir = work
         conf, data, logs, tmp = (work / n for n in ("config", "data", "logs", "tmp"))
         # A fresh keystore per run: a copied one could be password-protected.
-        shutil.copytree(dist / "config", conf, ignore=shutil.ignore_patterns("opensearch.keystore"))
+        keystore = f"{self.PRODUCT.name}.keystore"
+        shutil.copytree(dist / "config", conf, ignore=shutil.ignore_patterns(keystore))
         for d in (data, logs, tmp):
             d.mkdir()
         self._point_jvm_files_at(conf / "jvm.options", data, logs)
@@ -235,13 +256,14 @@ class OpenSearchServer(LocalService):
         """Run the node on this server's workdir and ports (a first start or a restart)."""
         work = self.workdir
         conf, data, logs, tmp = (work / n for n in ("config", "data", "logs", "tmp"))
+        prefix = self.ENV_PREFIX
         env = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "LANG": "C.UTF-8",
-            "OPENSEARCH_JAVA_HOME": str(java_home),
-            "OPENSEARCH_PATH_CONF": str(conf),
-            "OPENSEARCH_TMPDIR": str(tmp),
-            "OPENSEARCH_JAVA_OPTS": f"-Xms{self._heap} -Xmx{self._heap}",
+            f"{prefix}_JAVA_HOME": str(java_home),
+            f"{prefix}_PATH_CONF": str(conf),
+            f"{prefix}_TMPDIR": str(tmp),
+            f"{prefix}_JAVA_OPTS": f"-Xms{self._heap} -Xmx{self._heap}",
         }
         settings = {
             "cluster.name": "logstream-devstack",
@@ -254,10 +276,11 @@ class OpenSearchServer(LocalService):
             "path.logs": str(logs),
             # Dev disks are often >90% full; watermarks would block all writes.
             "cluster.routing.allocation.disk.threshold_enabled": "false",
+            **self.ENGINE_SETTINGS,
             **self._extra_settings,
         }
         flags = [f"-E{key}={value}" for key, value in settings.items()]
-        server_cmd = [str(dist / "bin" / "opensearch"), *flags]
+        server_cmd = [str(dist / "bin" / self.PRODUCT.name), *flags]
         cmd = _die_with_parent_prefix()
         if user is not None:
             # env -i: runuser would otherwise pass root's whole environment through.
@@ -269,6 +292,9 @@ class OpenSearchServer(LocalService):
             cmd += server_cmd
             popen_env = env
 
+        if not (conf / ".prepared").exists():  # once per workdir: a restart keeps it
+            self._prepare_config(dist, conf, env, user)
+            (conf / ".prepared").touch()
         self._console = (logs / "console.log").open("ab")
         self._proc = subprocess.Popen(  # noqa: S603 - argv built above, no shell
             cmd,
@@ -280,6 +306,15 @@ class OpenSearchServer(LocalService):
             # Own process group so stop() can signal runuser, the script and the JVM together.
             start_new_session=True,
         )
+
+    def _prepare_config(
+        self, dist: Path, conf: Path, env: Mapping[str, str], user: pwd.struct_passwd | None
+    ) -> None:
+        """A hook to finish ``conf`` before the server starts (users, keystore)."""
+
+    def _health_headers(self) -> dict[str, str]:
+        """Headers for the health probe (credentials where security is on)."""
+        return {}
 
     @staticmethod
     def _point_jvm_files_at(jvm_options: Path, data: Path, logs: Path) -> None:
@@ -301,11 +336,12 @@ class OpenSearchServer(LocalService):
             code = self._proc.poll()
             if code is not None:
                 raise OpenSearchStartError(
-                    f"OpenSearch exited with code {code} during startup.\n"
+                    f"{self.PRODUCT.name} exited with code {code} during startup.\n"
                     f"--- server log tail ---\n{self.log_tail()}"
                 )
             try:
-                with urllib.request.urlopen(health, timeout=5) as resp:  # noqa: S310 - our own loopback URL
+                request = urllib.request.Request(health, headers=self._health_headers())  # noqa: S310
+                with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - our own loopback URL
                     status = json.load(resp).get("status")
                 if status in ("yellow", "green"):
                     return
@@ -317,7 +353,7 @@ class OpenSearchServer(LocalService):
                 last_error = repr(exc)
             time.sleep(0.25)
         raise OpenSearchStartError(
-            f"OpenSearch at {self.url} not healthy after {self._startup_timeout:.0f}s "
+            f"{self.PRODUCT.name} at {self.url} not healthy after {self._startup_timeout:.0f}s "
             f"(last: {last_error}).\n--- server log tail ---\n{self.log_tail()}"
         )
 

@@ -32,7 +32,12 @@ def killable(
 ) -> Iterator[tuple[Deployment, FaultProxy]]:
     with FaultProxy(dedicated_node.url) as proxy:
         for deployment in _deployment(
-            monkeypatch, proxy.url, dedicated_node.url, aws_env, state_table
+            monkeypatch,
+            engine="opensearch",
+            es_host=proxy.url,
+            cluster_url=dedicated_node.url,
+            aws_env=aws_env,
+            state_table=state_table,
         ):
             yield deployment, proxy
 

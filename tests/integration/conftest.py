@@ -22,6 +22,7 @@ from devstack.environment import local_function_env
 from devstack.moto_server import create_state_table
 from logstream import clients
 from logstream.settings import Settings, load_settings
+from tests.conftest import ENGINES
 from tests.support.lambda_harness import BUILD_DIR, invoke
 
 if TYPE_CHECKING:
@@ -40,6 +41,18 @@ def _layer_is_the_built_one() -> None:
             f"logstream was imported from {location}, not from the sam build output; "
             "run the integration tests with `make integration`"
         )
+
+
+#: What runs against both engines (issue 12); the rest runs on OpenSearch.
+_BOTH_ENGINES: tuple[str, ...] = ("test_decoder.py", "backfill", "reconcile", "schema")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "cluster_engine" not in metafunc.fixturenames:
+        return
+    parts = metafunc.definition.path.relative_to(Path(__file__).parent).parts
+    engines = list(ENGINES) if parts[0] in _BOTH_ENGINES else ["opensearch"]
+    metafunc.parametrize("cluster_engine", engines, indirect=True, scope="session")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -70,6 +83,7 @@ def _aws_client(service: str, aws_env: dict[str, str]) -> Any:
 class Deployment:
     """One configured logstream, as the template would deploy it, on the local stack."""
 
+    engine: str
     settings: Settings
     search: OpenSearch
     logs: CloudWatchLogsClient
@@ -103,29 +117,47 @@ class Deployment:
 @pytest.fixture
 def deployment(
     monkeypatch: pytest.MonkeyPatch,
-    opensearch_url: str,
+    cluster_engine: str,
+    cluster_url: str,
     aws_env: dict[str, str],
     state_table: str,
 ) -> Iterator[Deployment]:
-    yield from _deployment(monkeypatch, opensearch_url, opensearch_url, aws_env, state_table)
+    yield from _deployment(
+        monkeypatch,
+        engine=cluster_engine,
+        es_host=cluster_url,
+        cluster_url=cluster_url,
+        aws_env=aws_env,
+        state_table=state_table,
+    )
 
 
 @pytest.fixture
-def deployment_behind_proxy(
+def deployment_behind_proxy(  # noqa: PLR0917 - pytest passes fixtures by name
     monkeypatch: pytest.MonkeyPatch,
     fault_proxy: Any,
-    opensearch_url: str,
+    cluster_engine: str,
+    cluster_url: str,
     aws_env: dict[str, str],
     state_table: str,
 ) -> Iterator[Deployment]:
-    """Like ``deployment``, but the decoder reaches OpenSearch through the fault proxy."""
-    yield from _deployment(monkeypatch, fault_proxy.url, opensearch_url, aws_env, state_table)
+    """Like ``deployment``, but the decoder reaches the cluster through the fault proxy."""
+    yield from _deployment(
+        monkeypatch,
+        engine=cluster_engine,
+        es_host=fault_proxy.url,
+        cluster_url=cluster_url,
+        aws_env=aws_env,
+        state_table=state_table,
+    )
 
 
 def _deployment(
     monkeypatch: pytest.MonkeyPatch,
+    *,
+    engine: str,
     es_host: str,
-    opensearch_url: str,
+    cluster_url: str,
     aws_env: dict[str, str],
     state_table: str,
 ) -> Iterator[Deployment]:
@@ -135,6 +167,7 @@ def _deployment(
         opensearch_url=es_host,
         index_prefix=prefix,
         state_table=state_table,
+        ES_ENGINE=engine,
         BACKOFF_BASE_MS="20",
         BACKOFF_MAX_MS="500",
         # Auto-backfill is tested on its own; elsewhere groups are not in moto.
@@ -146,13 +179,28 @@ def _deployment(
         monkeypatch.setenv(name, value)
     clients.reset()
     settings = load_settings()
-    # Tests look at the cluster directly, never through the proxy.
-    direct = OpenSearch(hosts=[opensearch_url])
+    logs = _aws_client("logs", aws_env)
+    _forget_log_groups(logs)
+    # Tests look at the cluster directly, never through the proxy. opensearch-py's
+    # plain REST calls are answered alike by Elasticsearch 8 (no product check server-side).
+    direct = OpenSearch(hosts=[cluster_url])
     yield Deployment(
+        engine=engine,
         settings=settings,
         search=direct,
-        logs=_aws_client("logs", aws_env),
+        logs=logs,
         dynamodb=_aws_client("dynamodb", aws_env),
     )
     clients.reset()
-    direct.indices.delete(index=f"{prefix}-*", ignore_unavailable=True, expand_wildcards="all")
+    # By name: Elasticsearch 8 refuses wildcard deletes (action.destructive_requires_name).
+    rows = direct.cat.indices(index=f"{prefix}-*", format="json", h="index", expand_wildcards="all")
+    if rows:
+        direct.indices.delete(index=",".join(row["index"] for row in rows))
+
+
+def _forget_log_groups(logs: CloudWatchLogsClient) -> None:
+    """Start from no log groups: the same test runs once per engine against one moto
+    server, and its groups (same names) must not still hold the other run's events."""
+    for page in logs.get_paginator("describe_log_groups").paginate():
+        for group in page["logGroups"]:
+            logs.delete_log_group(logGroupName=group["logGroupName"])

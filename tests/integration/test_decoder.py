@@ -1,5 +1,5 @@
 """The decoder Lambda, end to end: moto log groups -> subscription payloads ->
-the built handler -> the real OpenSearch."""
+the built handler -> the real cluster (OpenSearch and Elasticsearch)."""
 
 from __future__ import annotations
 

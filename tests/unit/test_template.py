@@ -71,6 +71,7 @@ SAMPLE_PARAMETERS: Mapping[str, str | tuple[str, ...]] = {
 GLOBAL_ENVIRONMENT = {
     "LOGSTREAM_OWN_LOG_GROUP_PREFIXES",
     "ES_HOST",
+    "ES_ENGINE",
     "ES_AUTH",
     "ES_USER",
     "ES_PASS_SECRET_ARN",

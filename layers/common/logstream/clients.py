@@ -16,14 +16,13 @@ import boto3
 from botocore.config import Config
 
 from logstream.backfill.auto import auto_backfill_hook
-from logstream.cluster.auth import http_auth
-from logstream.cluster.opensearch import connect
+from logstream.cluster.factory import connect
 from logstream.cluster.port import Cluster
 from logstream.observability import logger
 from logstream.own_groups import OwnGroups
 from logstream.retry import Backoff, Deadline
 from logstream.schema.templates import ensure_templates
-from logstream.settings import AuthMode, SettingsError, load_settings
+from logstream.settings import SettingsError, load_settings
 from logstream.shipping.bulk import ClusterBulkSink
 from logstream.shipping.checkpoints import CheckpointStore, DynamoCheckpointStore
 from logstream.shipping.live import LiveShipper
@@ -80,16 +79,7 @@ def secrets_client() -> SecretsManagerClient:
 
 @cache
 def cluster() -> Cluster:
-    settings = load_settings()
-    return connect(
-        settings.es_host,
-        http_auth=http_auth(settings, secrets_client),
-        verify_certs=settings.tls_verify,
-        ca_certs=settings.ca_certs,
-        timeout=settings.http_timeout_secs,
-        pool_size=settings.max_in_flight,
-        serverless=settings.auth_mode is AuthMode.SIGV4_AOSS,
-    )
+    return connect(load_settings(), secrets_client)
 
 
 @cache
@@ -103,6 +93,7 @@ def bulk_sink() -> ClusterBulkSink:
         gzip_level=settings.gzip_level,
         http_timeout_secs=settings.http_timeout_secs,
         backoff=Backoff(settings.backoff_base_ms, settings.backoff_max_ms),
+        client_ids=cluster().capabilities.client_ids,
     )
 
 

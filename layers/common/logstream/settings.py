@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from typing import Final
@@ -46,6 +46,18 @@ class AuthMode(StrEnum):
     SIGV4 = "sigv4"  # IAM, service "es" (Amazon OpenSearch Service domains)
     SIGV4_AOSS = "sigv4-aoss"  # IAM, service "aoss" (OpenSearch Serverless)
     NONE = "none"  # a cluster without security, such as the local test stack
+    API_KEY = "apikey"  # ES_API_KEY sent as `Authorization: ApiKey ...` (Elasticsearch)
+
+
+class EngineName(StrEnum):
+    """Which search engine ES_HOST runs (ES_ENGINE); Serverless is implied by sigv4-aoss."""
+
+    OPENSEARCH = "opensearch"
+    ELASTICSEARCH = "elasticsearch"
+
+
+#: An Elasticsearch API key as its API returns it: ``encoded`` (base64) or ``id:api_key``.
+_API_KEY: Final = re.compile(r"[A-Za-z0-9+/=_:-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +69,8 @@ class Settings:
     es_pass: str
     es_pass_secret_arn: str | None
     auth_mode: AuthMode
+    engine: EngineName
+    es_api_key: str | None = field(repr=False)  # a credential: never in a traceback or log
     tls_verify: bool
     ca_certs: str | None
     aws_region: str
@@ -113,6 +127,8 @@ class Settings:
             es_pass=reader.text("ES_PASS", "changeme"),
             es_pass_secret_arn=reader.optional("ES_PASS_SECRET_ARN"),
             auth_mode=auth_mode,
+            engine=reader.choice("ES_ENGINE", EngineName.OPENSEARCH, EngineName),
+            es_api_key=reader.optional("ES_API_KEY"),
             tls_verify=reader.boolean("ES_TLS_VERIFY", default=True),
             ca_certs=reader.optional("ES_CA_CERTS"),
             aws_region=reader.required("AWS_REGION"),
@@ -161,9 +177,27 @@ class Settings:
             reader.problems["BACKOFF_MAX_MS"] = (
                 f"{settings.backoff_max_ms} is below BACKOFF_BASE_MS={settings.backoff_base_ms}"
             )
+        reader.problems.update(_auth_problems(settings))
         if reader.problems:
             raise SettingsError(reader.problems)
         return settings
+
+
+def _auth_problems(settings: Settings) -> dict[str, str]:
+    """ES_AUTH, ES_API_KEY and ES_ENGINE that contradict each other."""
+    mode, key = settings.auth_mode, settings.es_api_key
+    if mode is AuthMode.API_KEY and key is None:
+        return {"ES_API_KEY": "is required when ES_AUTH=apikey"}
+    if mode is not AuthMode.API_KEY and key is not None:
+        return {"ES_API_KEY": f"is set, but ES_AUTH={mode}; set ES_AUTH=apikey to use it"}
+    if key is not None and not _API_KEY.fullmatch(key):
+        return {"ES_API_KEY": "must be the key's 'encoded' value or 'id:api_key'"}
+    if settings.engine is EngineName.ELASTICSEARCH and mode in (
+        AuthMode.SIGV4,
+        AuthMode.SIGV4_AOSS,
+    ):
+        return {"ES_AUTH": f"{mode} is AWS's and means OpenSearch, not ES_ENGINE=elasticsearch"}
+    return {}
 
 
 @cache
@@ -211,6 +245,15 @@ class _Reader:
 
     def index_prefix(self, name: str, default: str) -> str:
         return self._parse(name, default, _index_prefix)
+
+    def choice[E: StrEnum](self, name: str, default: E, kind: type[E]) -> E:
+        def parse(raw: str) -> E:
+            try:
+                return kind(raw.lower())
+            except ValueError:
+                raise ValueError(f"{raw!r} is not one of {', '.join(kind)}") from None
+
+        return self._parse(name, default, parse)
 
     def csv(self, name: str) -> tuple[str, ...]:
         raw = self._raw(name)

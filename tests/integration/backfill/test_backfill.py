@@ -1,5 +1,5 @@
 """Backfill end to end: moto's CloudWatch Logs history -> the built BackfillFunction ->
-the real OpenSearch, with forced stops, crashes, replays and concurrent workers."""
+the real cluster (each engine), with forced stops, crashes, replays and concurrent workers."""
 
 from __future__ import annotations
 

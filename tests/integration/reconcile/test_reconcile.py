@@ -1,4 +1,4 @@
-"""Reconciliation end to end: moto CloudWatch Logs + the real OpenSearch, through
+"""Reconciliation end to end: moto CloudWatch Logs + the real cluster (each engine), through
 the built ReconcileFunction.
 
 moto runs StartQuery but ignores ``stats`` (it returns raw rows), so these runs
@@ -237,7 +237,8 @@ def test_opensearch_unavailable_fails_the_run_and_keeps_the_watermark(
         invoke("ReconcileFunction", SCHEDULED, timeout_seconds=120)
     assert _watermark(deployment, GROUP) == before
     (stored,) = _stored_reports(deployment, GROUP)
-    assert stored["status"] == "failed" and "OpenSearch" in stored["error"]
+    engine_name = {"opensearch": "OpenSearch", "elasticsearch": "Elasticsearch"}[deployment.engine]
+    assert stored["status"] == "failed" and engine_name in stored["error"]
 
 
 def test_a_repair_the_cluster_refuses_leaves_the_gap_open_and_the_watermark(

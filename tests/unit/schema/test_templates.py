@@ -6,6 +6,7 @@ import fnmatch
 
 import pytest
 
+from logstream.cluster.opensearch import OPENSEARCH
 from logstream.naming import daily_index, index_prefix_for_group
 from logstream.schema.templates import (
     DRIFT_YEARS,
@@ -66,6 +67,8 @@ def test_a_group_near_the_name_limit_gets_a_template_for_its_own_indices() -> No
 
 
 class _Templates:
+    capabilities = OPENSEARCH
+
     def __init__(self, installed: dict[str, dict[str, object]]) -> None:
         self.installed = installed
 

@@ -16,6 +16,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
+from logstream.cluster.opensearch import OPENSEARCH
 from logstream.cluster.port import DEFAULT_TIMEOUT, ClusterError
 from logstream.observability import metrics
 from logstream.retry import Deadline
@@ -116,6 +117,8 @@ def test_a_checkpoint_write_without_time_left_is_skipped_and_counted(
 
 
 class RecordingTemplates:
+    capabilities = OPENSEARCH
+
     def __init__(self) -> None:
         self.timeouts: list[float] = []
 

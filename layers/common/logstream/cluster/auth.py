@@ -1,4 +1,4 @@
-"""How requests to the cluster are authenticated: none, basic, or SigV4 (``es`` / ``aoss``).
+"""How requests to the cluster are authenticated: none, basic, API key, SigV4 (es / aoss).
 
 The basic-auth password comes from ES_PASS, or in AWS from the Secrets
 Manager secret named by ES_PASS_SECRET_ARN: a plain string, or JSON with a
@@ -37,6 +37,19 @@ class BasicAuthFrom(AuthBase):
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
         pair = f"{self._user}:{self._password()}".encode()
         request.headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        return request
+
+
+class ApiKeyAuth(AuthBase):
+    """Elasticsearch API key auth: ``Authorization: ApiKey <base64 of id:api_key>``."""
+
+    def __init__(self, key: str) -> None:
+        # The API returns both `encoded` and `id` + `api_key`; either may be configured.
+        encoded = base64.b64encode(key.encode()).decode("ascii") if ":" in key else key
+        self._header = "ApiKey " + encoded
+
+    def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        request.headers["Authorization"] = self._header
         return request
 
 
@@ -81,6 +94,8 @@ def http_auth(settings: Settings, secrets: Callable[[], SecretsManagerClient]) -
     """The ``http_auth`` for the cluster client, per ES_AUTH."""
     if settings.auth_mode is AuthMode.NONE:
         return None
+    if settings.auth_mode is AuthMode.API_KEY:
+        return ApiKeyAuth(settings.es_api_key or "")
     if settings.auth_mode is AuthMode.BASIC:
         if settings.es_pass_secret_arn is None:
             return (settings.es_user, settings.es_pass)

@@ -17,7 +17,7 @@ from opensearchpy.exceptions import TransportError
 
 from logstream.cluster.bulk_transport import BulkTransport
 from logstream.cluster.opensearch_admin import OpenSearchIndexAdmin
-from logstream.cluster.opensearch_calls import ENGINE_NAME, call
+from logstream.cluster.opensearch_calls import ENGINE_NAME
 from logstream.cluster.port import (
     DEFAULT_TIMEOUT,
     Capabilities,
@@ -58,8 +58,9 @@ class OpenSearchCluster(OpenSearchIndexAdmin):
         client: OpenSearch,
         bulk_transport: BulkTransport,
         capabilities: Capabilities = OPENSEARCH,
+        engine_name: str = ENGINE_NAME,
     ) -> None:
-        super().__init__(client)
+        super().__init__(client, engine_name)
         self._bulk = bulk_transport
         self._capabilities = capabilities
 
@@ -80,7 +81,7 @@ class OpenSearchCluster(OpenSearchIndexAdmin):
         body = b"".join(
             orjson.dumps({"delete": {"_index": index, "_id": doc_id}}) + b"\n" for doc_id in ids
         )
-        response = call(
+        response = self._call(
             lambda: self._client.bulk(body=body, refresh="wait_for", request_timeout=timeout)
         )
         if not response.get("errors"):
@@ -96,7 +97,7 @@ class OpenSearchCluster(OpenSearchIndexAdmin):
     def search(
         self, index: str, body: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT
     ) -> dict[str, Any]:
-        response = call(
+        response = self._call(
             lambda: self._client.search(
                 index=index,
                 body=dict(body),
@@ -107,7 +108,10 @@ class OpenSearchCluster(OpenSearchIndexAdmin):
         )
         if not isinstance(response, dict):
             raise ClusterError(
-                None, "search response was not a JSON object", retryable=True, engine=ENGINE_NAME
+                None,
+                "search response was not a JSON object",
+                retryable=True,
+                engine=self._engine_name,
             )
         return response
 
@@ -119,7 +123,7 @@ class OpenSearchCluster(OpenSearchIndexAdmin):
         timeout: float = DEFAULT_TIMEOUT,
     ) -> int:
         body = {"query": dict(query)} if query is not None else None
-        response = call(
+        response = self._call(
             lambda: self._client.count(
                 index=index,
                 body=body,
@@ -133,7 +137,7 @@ class OpenSearchCluster(OpenSearchIndexAdmin):
     def iter_hits(
         self, index: str, *, page_size: int, timeout: float = DEFAULT_TIMEOUT
     ) -> Iterator[list[dict[str, Any]]]:
-        response = call(
+        response = self._call(
             lambda: self._client.search(
                 index=index,
                 scroll=_SCROLL_KEEPALIVE,
@@ -150,7 +154,7 @@ class OpenSearchCluster(OpenSearchIndexAdmin):
                     return
                 yield hits
                 scroll_id = response.get("_scroll_id", scroll_id)
-                response = call(
+                response = self._call(
                     lambda current=scroll_id: self._client.scroll(  # type: ignore[misc]
                         scroll_id=current, scroll=_SCROLL_KEEPALIVE, request_timeout=timeout
                     )
@@ -169,7 +173,7 @@ class OpenSearchCluster(OpenSearchIndexAdmin):
     def refresh(self, index: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         if not self._capabilities.refresh:
             return
-        call(
+        self._call(
             lambda: self._client.indices.refresh(
                 index=index,
                 ignore_unavailable=True,
@@ -185,7 +189,7 @@ class OpenSearchCluster(OpenSearchIndexAdmin):
         names = list(indices)
         for start in range(0, len(names), _FIELD_CAPS_CHUNK):
             chunk = names[start : start + _FIELD_CAPS_CHUNK]
-            response = call(
+            response = self._call(
                 lambda chunk=chunk: self._client.field_caps(  # type: ignore[misc]
                     index=",".join(chunk),
                     fields=fields,
@@ -202,7 +206,7 @@ class OpenSearchCluster(OpenSearchIndexAdmin):
         return merged
 
 
-def connect(
+def rest_client(
     url: str,
     *,
     http_auth: Any,
@@ -210,14 +214,8 @@ def connect(
     ca_certs: str | None,
     timeout: float,
     pool_size: int,
-    serverless: bool,
-) -> OpenSearchCluster:
-    """An :class:`OpenSearchCluster` for ``url``; nothing is sent until the first call.
-
-    ``_bulk`` takes the lean transport (:mod:`logstream.cluster.bulk_transport`);
-    everything else goes through opensearch-py. Neither reads TLS or proxy
-    settings from the environment: ES_TLS_VERIFY and ES_CA_CERTS decide.
-    """
+) -> OpenSearch:
+    """The opensearch-py client for every call but ``_bulk``; it reads nothing from the env."""
     if not verify_certs:
         logger.warning("TLS certificate verification of the cluster is OFF (ES_TLS_VERIFY=false)")
     client = OpenSearch(
@@ -237,6 +235,33 @@ def connect(
         # requests would otherwise let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE and proxy
         # variables override ES_TLS_VERIFY and ES_CA_CERTS, silently.
         connection.session.trust_env = False
+    return client
+
+
+def connect(
+    url: str,
+    *,
+    http_auth: Any,
+    verify_certs: bool,
+    ca_certs: str | None,
+    timeout: float,
+    pool_size: int,
+    serverless: bool,
+) -> OpenSearchCluster:
+    """An :class:`OpenSearchCluster` for ``url``; nothing is sent until the first call.
+
+    ``_bulk`` takes the lean transport (:mod:`logstream.cluster.bulk_transport`);
+    everything else goes through opensearch-py. Neither reads TLS or proxy
+    settings from the environment: ES_TLS_VERIFY and ES_CA_CERTS decide.
+    """
+    client = rest_client(
+        url,
+        http_auth=http_auth,
+        verify_certs=verify_certs,
+        ca_certs=ca_certs,
+        timeout=timeout,
+        pool_size=pool_size,
+    )
     bulk = BulkTransport(
         url,
         http_auth=http_auth,

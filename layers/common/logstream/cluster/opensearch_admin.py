@@ -6,26 +6,34 @@ operations on top; the split keeps each class to one concern.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opensearchpy import OpenSearch
 
-from logstream.cluster.opensearch_calls import call
+from logstream.cluster.opensearch_calls import ENGINE_NAME, call
 from logstream.cluster.port import DEFAULT_TIMEOUT, ClusterError, IndexExists, IndexMissing
 
 
 class OpenSearchIndexAdmin:
-    """Indices and composable templates, over an opensearch-py client."""
+    """Indices and composable templates, over an opensearch-py client.
 
-    def __init__(self, client: OpenSearch) -> None:
+    ``engine_name`` is how errors name the cluster: the same REST calls serve
+    Elasticsearch too (see :mod:`logstream.cluster.elasticsearch`).
+    """
+
+    def __init__(self, client: OpenSearch, engine_name: str = ENGINE_NAME) -> None:
         self._client = client
+        self._engine_name = engine_name
+
+    def _call[T](self, request: Callable[[], T], *, missing: str | None = None) -> T:
+        return call(request, missing=missing, engine=self._engine_name)
 
     # -- indices
 
     def list_indices(self, pattern: str, *, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
         try:
-            rows = call(
+            rows = self._call(
                 lambda: self._client.cat.indices(
                     index=pattern,
                     format="json",
@@ -40,10 +48,11 @@ class OpenSearchIndexAdmin:
         return sorted(str(row["index"]) for row in rows or [])
 
     def index_exists(self, index: str, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
-        return bool(call(lambda: self._client.indices.exists(index=index, request_timeout=timeout)))
+        ok = self._call(lambda: self._client.indices.exists(index=index, request_timeout=timeout))
+        return bool(ok)
 
     def mapping(self, index: str, *, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
-        response = call(
+        response = self._call(
             lambda: self._client.indices.get_mapping(index=index, request_timeout=timeout),
             missing=index,
         )
@@ -61,7 +70,7 @@ class OpenSearchIndexAdmin:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         try:
-            call(
+            self._call(
                 lambda: self._client.indices.create(
                     index=index, body=dict(body or {}), request_timeout=timeout
                 )
@@ -76,7 +85,7 @@ class OpenSearchIndexAdmin:
             # One exact index only: a pattern here could delete a neighbour's data.
             raise ValueError(f"refusing to delete {index!r}: not one exact index name")
         try:
-            call(
+            self._call(
                 lambda: self._client.indices.delete(
                     index=index, expand_wildcards="none", request_timeout=timeout
                 ),
@@ -88,7 +97,7 @@ class OpenSearchIndexAdmin:
     def set_write_block(
         self, index: str, blocked: bool, *, timeout: float = DEFAULT_TIMEOUT
     ) -> None:
-        call(
+        self._call(
             lambda: self._client.indices.put_settings(
                 index=index,
                 body={"index.blocks.write": blocked},
@@ -103,7 +112,7 @@ class OpenSearchIndexAdmin:
         self, name: str, *, timeout: float = DEFAULT_TIMEOUT
     ) -> dict[str, dict[str, Any]]:
         try:
-            found = call(
+            found = self._call(
                 lambda: self._client.indices.get_index_template(name=name, request_timeout=timeout),
                 missing=name,
             )
@@ -117,7 +126,7 @@ class OpenSearchIndexAdmin:
     def put_index_template(
         self, name: str, body: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT
     ) -> None:
-        call(
+        self._call(
             lambda: self._client.indices.put_index_template(
                 name=name, body=dict(body), request_timeout=timeout
             )

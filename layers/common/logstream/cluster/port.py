@@ -3,7 +3,7 @@
 :class:`Cluster` is the seam: shipping, reconciliation, schema healing and
 the CLI call only these operations, and only ``logstream.cluster`` imports a
 search engine's client library. An adapter per engine implements it
-(``opensearch.py`` today); the composition root picks one.
+(``opensearch.py``, ``elasticsearch.py``); ``factory.py`` picks one.
 
 Every operation takes ``timeout``: the seconds this call may spend, which
 callers derive from the invocation's deadline. Failures are

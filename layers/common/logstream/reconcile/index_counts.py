@@ -4,20 +4,32 @@ Every query goes to the alias ``${INDEX_PREFIX}-all`` and is filtered on the
 exact ``log_group`` keyword and a half-open ``@timestamp`` range, never on an
 index name alone (two groups may share sanitized names' look-alikes, and the
 alias is what users search).
+
+Two engine capabilities matter here. Without ``_refresh`` (OpenSearch
+Serverless) a count after a reship waits :data:`NO_REFRESH_WAIT_SECS` for the
+engine's own refresh instead, a bounded wait, not a proof: a document indexed
+later shows as a gap again and the next run reships or finds it. Without
+client-chosen ids a document's ``_id`` is the engine's, so events are matched
+by the ``event_id`` field (the sort key) rather than by ``_id``.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, Final
 
 from logstream.cluster.port import Cluster, ClusterError
-from logstream.naming import index_pattern_for_group
+from logstream.naming import document_id, index_pattern_for_group
 from logstream.reconcile.ports import IndexUnavailable
 from logstream.reconcile.window import Window
 from logstream.retry import Backoff, Deadline
 
 _ID_PAGE: Final = 5_000
 _ATTEMPTS: Final = 3
+#: How long a count waits for an engine without ``_refresh`` to make writes searchable.
+#: Serverless makes new documents searchable within about 10 s (AWS documentation).
+NO_REFRESH_WAIT_SECS: Final = 15.0
 
 
 class ClusterIndexCounter:
@@ -31,8 +43,10 @@ class ClusterIndexCounter:
         index_prefix: str,
         backoff: Backoff,
         timeout_secs: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._cluster = cluster
+        self._sleep = sleep
         self._alias = alias
         self._prefix = index_prefix
         self._backoff = backoff
@@ -95,12 +109,20 @@ class ClusterIndexCounter:
             if after is not None:
                 body["search_after"] = after
             hits = self._search(body).get("hits", {}).get("hits", [])
-            found.update(hit["_id"] for hit in hits)
+            found.update(self._event_doc_id(hit) for hit in hits)
             if len(hits) < _ID_PAGE:
                 return found
             after = hits[-1]["sort"]
 
+    def _event_doc_id(self, hit: dict[str, Any]) -> str:
+        if self._cluster.capabilities.client_ids:
+            return str(hit["_id"])
+        return document_id(str(hit["sort"][0]))  # sorted by event_id
+
     def refresh(self, log_group: str) -> None:
+        if not self._cluster.capabilities.refresh:
+            self._sleep(min(NO_REFRESH_WAIT_SECS, self._timeout))
+            return
         self._with_retries(
             lambda: self._cluster.refresh(
                 index_pattern_for_group(self._prefix, log_group), timeout=self._timeout

@@ -67,6 +67,15 @@ class IndexRebuilder:
         decision = decisions.current.get(conflict.field)
         if decision is None:
             return
+        capabilities = self._cluster.capabilities
+        if not (capabilities.write_block and capabilities.client_ids):
+            # Without a write block a live write could land between copy and delete, and
+            # without client ids a copy back could not keep each document's _id.
+            heal.deferred.append(
+                f"rebuild of {conflict.field}'s indices: {capabilities.engine} cannot rebuild "
+                "in place; the decided mapping applies from the next daily index"
+            )
+            return
         for field_type, indices in conflict.indices_by_type.items():
             if field_type == decision.established_type:
                 continue

@@ -32,7 +32,10 @@ searchable through ``message``), every number as ``double`` (an integer field
 that later sees 1.5 is the most common drift), no date or numeric detection
 (a string that looks like a date today and does not tomorrow must not lock the
 field). Field count and depth are capped per index; what exceeds a cap is
-moved into the ``json_overflow`` flat_object, never rejected.
+moved into ``json_overflow``, never rejected: a field of the engine's
+flattened type (``flat_object`` on OpenSearch, ``flattened`` on Elasticsearch,
+read from :class:`~logstream.cluster.port.Capabilities`), or a stored-only
+object on an engine without one.
 
 A template is rewritten only when its body differs from what is installed
 (compared through a content hash in ``_meta``), so cold starts cost one GET.
@@ -97,7 +100,12 @@ _JSON_DYNAMIC_TEMPLATES: Final = [
 ]
 
 
-def logs_template(settings: Settings) -> dict[str, Any]:
+def overflow_mapping(flattened_type: str | None) -> dict[str, Any]:
+    """``json_overflow``'s mapping: searchable by path where the engine can flatten."""
+    return {"type": flattened_type} if flattened_type else dict(_STORED_ONLY)
+
+
+def logs_template(settings: Settings, flattened_type: str | None = "flat_object") -> dict[str, Any]:
     """The body of the template for daily group indices."""
     return {
         "index_patterns": [f"{settings.index_prefix}-*"],
@@ -149,7 +157,7 @@ def logs_template(settings: Settings) -> dict[str, Any]:
                     },
                     "json": {"type": "object", "dynamic": True},
                     # Whatever exceeds the field-count or depth cap: searchable by path.
-                    "json_overflow": {"type": "flat_object"},
+                    "json_overflow": overflow_mapping(flattened_type),
                 },
             },
         },
@@ -222,14 +230,19 @@ def drift_index_patterns(settings: Settings, group_part: str) -> list[str]:
     return [f"{settings.index_prefix}-{group_part}-{year}.*" for year in DRIFT_YEARS]
 
 
-def drift_template(settings: Settings, group_part: str, decided: dict[str, str]) -> dict[str, Any]:
+def drift_template(
+    settings: Settings,
+    group_part: str,
+    decided: dict[str, str],
+    flattened_type: str | None = "flat_object",
+) -> dict[str, Any]:
     """The logs template for one group's indices, with the field types the healer decided.
 
     ``decided`` maps full field paths (``json.http.status``) to a type name.
     The decisions are also kept in ``_meta`` so the template can be rebuilt
     when the logs template changes (see :func:`refresh_drift_templates`).
     """
-    body = logs_template(settings)
+    body = logs_template(settings, flattened_type)
     body["index_patterns"] = drift_index_patterns(settings, group_part)
     body["priority"] = DRIFT_TEMPLATE_PRIORITY + len(group_part)
     root = body["template"]["mappings"]["properties"]
@@ -258,7 +271,8 @@ def ensure_drift_template(
         # Another deployment's template (prefix ``{prefix}-drift``): never overwritten.
         logger.error("template name taken by another template", extra={"template": name})
         return False
-    return ensure_template(cluster, name, drift_template(settings, part, decided))
+    flattened = cluster.capabilities.flattened_type
+    return ensure_template(cluster, name, drift_template(settings, part, decided, flattened))
 
 
 def ensure_templates(
@@ -274,7 +288,10 @@ def ensure_templates(
     timeout = _timeouts(settings, deadline)
     written = []
     for name, body in (
-        (f"{settings.index_prefix}-logs", logs_template(settings)),
+        (
+            f"{settings.index_prefix}-logs",
+            logs_template(settings, cluster.capabilities.flattened_type),
+        ),
         (f"{settings.index_prefix}-quarantine", quarantine_template(settings)),
     ):
         if ensure_template(cluster, name, body, timeout=timeout):
@@ -312,7 +329,8 @@ def refresh_drift_templates(
             continue
         if name != drift_template_name(settings, part) or not isinstance(fields, dict):
             continue
-        if ensure_template(cluster, name, drift_template(settings, part, fields), timeout=timeout):
+        body = drift_template(settings, part, fields, cluster.capabilities.flattened_type)
+        if ensure_template(cluster, name, body, timeout=timeout):
             written.append(name)
     return written
 

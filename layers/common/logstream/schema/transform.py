@@ -37,7 +37,7 @@ def fits(field_type: str, value: Any) -> bool:  # noqa: PLR0911 - one rule per t
         return True
     if isinstance(value, list):
         return all(fits(field_type, item) for item in value)
-    if field_type in {"object", "nested", "flat_object"}:
+    if field_type in {"object", "nested", "flat_object", "flattened"}:
         return isinstance(value, dict)
     if isinstance(value, dict):
         return False

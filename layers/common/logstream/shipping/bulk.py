@@ -27,6 +27,7 @@ from logstream.retry import Backoff, Deadline
 from logstream.shipping.bulk_response import sort_items, whole_request_rejection
 from logstream.shipping.delivery import DeliveryReport, Undelivered
 from logstream.shipping.documents import Document
+from logstream.shipping.engine_ids import encode_without_ids
 from logstream.shipping.request_queue import RequestQueue
 
 
@@ -96,8 +97,11 @@ class ClusterBulkSink:
         backoff: Backoff,
         max_attempts: int = 12,
         clock: Callable[[], float] = time.monotonic,
+        client_ids: bool = True,
     ) -> None:
         self._cluster = cluster
+        # Capabilities.client_ids: without them, no _id is sent (at-least-once, see engine_ids).
+        self._encode = encode_bulk_body if client_ids else encode_without_ids
         self._batch_size = batch_size
         self._batch_max_bytes = batch_max_bytes
         self._max_in_flight = max_in_flight
@@ -164,7 +168,7 @@ class ClusterBulkSink:
             return report
         if request.attempt:
             report.retried += len(pending)
-        body = gzip_body(encode_bulk_body(pending), self._gzip_level)
+        body = gzip_body(self._encode(pending), self._gzip_level)
         report.requests += 1
         report.bytes_sent += len(body)
         try:
