@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import pytest
+
 from logstream.aws.cloudwatch import CloudWatchSource, EventPage
 from logstream.backfill.chunk_store import ChunkStore
 from logstream.backfill.job_store import JobStore
 from logstream.backfill.model import Chunk, JobStatus
 from logstream.backfill.worker import BackfillWorker
 from logstream.retry import Deadline
-from logstream.shipping.report import ShipReport
+from logstream.shipping.report import DeliveryIncomplete, ShipReport
 from logstream.shipping.service import Shipper
 
 CHUNK = Chunk("job", 0, "/g", "123456789012", 0, 1_000, "leased", None, 0)
@@ -78,3 +80,57 @@ def test_a_page_whose_lease_was_lost_counts_only_for_the_worker_that_took_over()
     report = _worker(Chunks(keeps_lease=False)).run(Deadline(lambda: 600_000))
     assert report.lost_leases == 1
     assert (report.pages, report.events, report.delivered) == (0, 0, 0)
+
+
+class ReleasingChunks(Chunks):
+    def __init__(self) -> None:
+        super().__init__(keeps_lease=True)
+        self.released: list[int] = []
+
+    def release(self, chunk: Chunk, owner: str) -> bool:
+        self.released.append(chunk.number)
+        return True
+
+
+class TimeRunningOut:
+    """A shipper whose delivery runs into the deadline: the clock says so after it."""
+
+    def __init__(self, clock: list[int]) -> None:
+        self.clock = clock
+
+    def ship_events(self, events: list[Any], *args: Any, **kwargs: Any) -> ShipReport:
+        self.clock[0] = 500  # ms left once the page has used up the time
+        report = ShipReport(events=len(events), undelivered=len(events))
+        raise DeliveryIncomplete(report, [])
+
+
+def _worker_with(chunks: Chunks, shipper: object) -> BackfillWorker:
+    return BackfillWorker(
+        cast(JobStore, Jobs()),
+        cast(ChunkStore, chunks),
+        cast(CloudWatchSource, Source()),
+        cast(Shipper, shipper),
+        region="us-east-1",
+        lease_ms=60_000,
+        clock=lambda: 0.0,
+    )
+
+
+def test_a_page_that_runs_into_the_deadline_hands_the_chunk_back_instead_of_failing() -> None:
+    left = [600_000]
+    chunks = ReleasingChunks()
+    report = _worker_with(chunks, TimeRunningOut(left)).run(Deadline(lambda: left[0]))
+    assert chunks.released == [0]
+    assert report.stopped_before_deadline
+    assert chunks.saved == []  # the page was not acknowledged: its token is not saved
+
+
+def test_a_delivery_failure_with_time_left_fails_the_invocation() -> None:
+    class ClusterDown:
+        def ship_events(self, events: list[Any], *args: Any, **kwargs: Any) -> ShipReport:
+            raise DeliveryIncomplete(ShipReport(events=len(events), undelivered=len(events)), [])
+
+    chunks = ReleasingChunks()
+    with pytest.raises(DeliveryIncomplete):
+        _worker_with(chunks, ClusterDown()).run(Deadline(lambda: 600_000))
+    assert chunks.released == []  # the lease stays until it expires

@@ -24,10 +24,13 @@ from logstream.backfill.model import Chunk, JobStatus, WorkReport
 from logstream.observability import Metric, count, logger
 from logstream.retry import Deadline
 from logstream.shipping.documents import EventOrigin
+from logstream.shipping.report import DeliveryIncomplete
 from logstream.shipping.service import Shipper
 
 #: Seconds a page may need before any was timed; pages then set it (twice the last one).
 _FIRST_PAGE_BUDGET: Final = 5.0
+#: Time left below which an incomplete delivery is the deadline's doing, not the cluster's.
+_OUT_OF_TIME_SECS: Final = 2.0
 
 
 class BackfillWorker:
@@ -113,9 +116,18 @@ class BackfillWorker:
                     token = None
                     continue
                 raise
-            # DeliveryIncomplete propagates: the lease stays until it expires and
-            # the chunk then resumes from the last acknowledged page.
-            shipped = self._shipper.ship_events(page.events, origin, deadline)
+            try:
+                shipped = self._shipper.ship_events(page.events, origin, deadline)
+            except DeliveryIncomplete:
+                if deadline.remaining() > _OUT_OF_TIME_SECS:
+                    # The cluster failed, not the clock: fail the invocation. The lease
+                    # stays until it expires; the chunk resumes from the last saved page.
+                    raise
+                # A page slower than its budget ran into the deadline: hand the chunk
+                # back now, so the next worker resumes it from the last saved page.
+                self._chunks.release(chunk, self._owner)
+                report.stopped_before_deadline = True
+                return False
             if not self._chunks.save_page(
                 chunk,
                 self._owner,
