@@ -32,6 +32,8 @@ COMMANDS: tuple[str, ...] = (
     "failures",
     "tail",
     "drift",
+    "report",
+    "dashboards",
 )
 #: Exit codes.
 EXIT_INPUT = 2
