@@ -29,8 +29,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from logstream.cluster.bulk_transport import BulkTransport
-from logstream.cluster.opensearch import OpenSearchCluster, rest_client
+from logstream.cluster.opensearch import OpenSearchCluster, assemble
 from logstream.cluster.port import Capabilities, Engine
 
 #: How errors name the cluster to an operator.
@@ -56,20 +55,13 @@ def connect(
     pool_size: int,
 ) -> OpenSearchCluster:
     """A :class:`~logstream.cluster.port.Cluster` on Elasticsearch at ``url``; lazy."""
-    client = rest_client(
+    return assemble(
         url,
         http_auth=http_auth,
         verify_certs=verify_certs,
         ca_certs=ca_certs,
         timeout=timeout,
         pool_size=pool_size,
+        capabilities=ELASTICSEARCH,
+        engine_name=ENGINE_NAME,
     )
-    bulk = BulkTransport(
-        url,
-        http_auth=http_auth,
-        verify_certs=verify_certs,
-        ca_certs=ca_certs,
-        pool_size=pool_size,
-        engine=ENGINE_NAME,
-    )
-    return OpenSearchCluster(client, bulk, ELASTICSEARCH, engine_name=ENGINE_NAME)

@@ -254,6 +254,32 @@ def connect(
     everything else goes through opensearch-py. Neither reads TLS or proxy
     settings from the environment: ES_TLS_VERIFY and ES_CA_CERTS decide.
     """
+    capabilities = OPENSEARCH_SERVERLESS if serverless else OPENSEARCH
+    return assemble(
+        url,
+        http_auth=http_auth,
+        verify_certs=verify_certs,
+        ca_certs=ca_certs,
+        timeout=timeout,
+        pool_size=pool_size,
+        capabilities=capabilities,
+        engine_name=ENGINE_NAME,
+    )
+
+
+def assemble(
+    url: str,
+    *,
+    http_auth: Any,
+    verify_certs: bool,
+    ca_certs: str | None,
+    timeout: float,
+    pool_size: int,
+    capabilities: Capabilities,
+    engine_name: str,
+) -> OpenSearchCluster:
+    """The adapter over one REST client and one lean ``_bulk`` transport, for any engine
+    that speaks OpenSearch's REST API (``capabilities`` say what it can do)."""
     client = rest_client(
         url,
         http_auth=http_auth,
@@ -268,7 +294,6 @@ def connect(
         verify_certs=verify_certs,
         ca_certs=ca_certs,
         pool_size=pool_size,
-        engine=ENGINE_NAME,
+        engine=engine_name,
     )
-    capabilities = OPENSEARCH_SERVERLESS if serverless else OPENSEARCH
-    return OpenSearchCluster(client, bulk, capabilities)
+    return OpenSearchCluster(client, bulk, capabilities, engine_name=engine_name)
