@@ -15,7 +15,7 @@ BUILD_DIR := .aws-sam/build
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv lint typecheck unit fuzz build integration faults test demo bench deploy clean
+.PHONY: help venv browser lint typecheck unit fuzz build integration faults test demo bench deploy clean
 
 help:
 	@echo "make demo   - start OpenSearch + moto, ship sample logs, break and repair them (KEEP=1: stay up)"
@@ -47,9 +47,17 @@ unit: venv
 build: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam build
 
+# The completeness report's test opens the page in a real headless Chromium
+# (tests/integration/report): Debian's package, installed when it is missing and
+# this runs as root with apt-get (a fresh CI machine); elsewhere the test says
+# what to install.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+
 # Integration tests import `logstream` and the handlers from the sam build
 # output, exactly as Lambda lays them out (/opt/python and the code root).
-integration: build
+integration: build browser
 	$(PY) -m pytest tests/integration -o pythonpath="$(BUILD_DIR)/CommonLayer/python ."
 
 # The decoder fuzz test: a fixed seed here and in CI; LOGSTREAM_FUZZ_EXAMPLES=20000
