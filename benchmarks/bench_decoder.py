@@ -105,7 +105,7 @@ def optimized(data: str, settings: Settings = SETTINGS) -> list[bytes]:
         encoding_repaired=batch.repaired_utf8,
     )
     built = build_documents(batch.events, origin, settings.index_prefix)
-    # The same join and gzip call as OpenSearchBulkSink._deliver_chunk, one per request.
+    # The same join and gzip call as ClusterBulkSink._send, one per request.
     return [
         gzip_body(encode_bulk_body(chunk), settings.gzip_level)
         for chunk in chunk_documents(built.documents, settings.batch_size, settings.batch_max_bytes)
