@@ -50,7 +50,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from textwrap import shorten
@@ -173,6 +173,27 @@ def load_handler(tree: Path) -> Handler:
     return handler
 
 
+def run_worker(
+    command: Sequence[str], env: Mapping[str, str], name: str, result_file: Path
+) -> dict[str, Any]:
+    """Run one worker subprocess and return the JSON it wrote to ``result_file``."""
+    # stdout carries the handler's EMF metrics and logs, as on Lambda; nobody reads them here.
+    done = subprocess.run(
+        list(command),
+        cwd=ROOT,
+        env=dict(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=WORKER_TIMEOUT_S,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} round failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
+    return result
+
+
 def run_round(tree: Path, events: int, invocations: int, loop_trials: int) -> RoundResult:
     import logstream  # noqa: PLC0415 - whichever tree PYTHONPATH put first
 
@@ -277,20 +298,7 @@ def run_side(side: Side, args: argparse.Namespace, url: str, prefix: str, workdi
         "--loop-trials",
         str(args.loop_trials),
     ]
-    # stdout carries the handler's EMF metrics and logs, as on Lambda; nobody reads them here.
-    done = subprocess.run(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=WORKER_TIMEOUT_S,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{side.name} round failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    side.rounds.append(RoundResult(**json.loads(result_file.read_text(encoding="utf-8"))))
+    side.rounds.append(RoundResult(**run_worker(command, env, side.name, result_file)))
 
 
 @contextlib.contextmanager

@@ -43,7 +43,6 @@ import json
 import math
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import threading
@@ -66,6 +65,7 @@ from benchmarks.bench_invocation import (
     load_handler,
     opensearch,
     payload,
+    run_worker,
     worktree_of,
 )
 from devstack.lambda_context import FakeLambdaContext
@@ -73,7 +73,6 @@ from devstack.lambda_context import FakeLambdaContext
 MODULE = "benchmarks.bench_transport"
 DEFAULT_BEFORE = "db9332c"
 PER = 10_000
-WORKER_TIMEOUT_S = 900
 FILTER = "took,errors,items.*.status,items.*.error"  # what logstream asks for
 #: AWS Lambda list prices, arm64, us-east-1 (first pricing tier).
 PRICE_GB_SECOND = 0.0000133334
@@ -302,19 +301,7 @@ def run_side(side: Side, args: argparse.Namespace, url: str, prefix: str, workdi
         "--invocations",
         str(args.invocations),
     ]
-    done = subprocess.run(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=WORKER_TIMEOUT_S,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{side.name} round failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    side.rounds.append(RoundResult(**json.loads(result_file.read_text(encoding="utf-8"))))
+    side.rounds.append(RoundResult(**run_worker(command, env, side.name, result_file)))
 
 
 def per_round_ratio(top: Side, bottom: Side, pick: Callable[[RoundResult], list[float]]) -> Spread:
