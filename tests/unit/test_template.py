@@ -6,15 +6,17 @@ Two checks, because ``sam validate --lint`` alone is not enough:
   SAM template directly, without the SAM transform, so what SAM generates
   (the AWS::Events::Rule behind a function's ``Schedule`` event, roles, invoke
   configs) is never linted as the CloudFormation that gets deployed: a
-  ``rate(5 minutess)`` schedule on a function passes it. Its local Fn::ForEach
-  expansion also substitutes the loop variable only in keys and Fn::Sub, which
-  is why template.yaml carries two narrowly scoped cfn-lint suppressions.
+  ``rate(5 minutess)`` schedule on a function passes it.
 * :func:`check_template` does what CloudFormation does at deploy time, with
-  sample parameter values: expand ``AWS::LanguageExtensions`` (Fn::ForEach,
-  substituting in every string, as CloudFormation documents), run the real SAM
-  transform (aws-sam-translator), then cfn-lint the resulting CloudFormation
-  with the sample values bound and every cfn-lint suppression removed. The
-  negative tests prove it fails on broken templates.
+  sample parameter values: run the real SAM transform (aws-sam-translator),
+  then cfn-lint the resulting CloudFormation with the sample values bound and
+  every cfn-lint suppression removed. The negative tests prove it fails on
+  broken templates.
+
+The strings the template builds at deploy time (the read policy's ARNs, the
+account policy's JSON and selection criteria) are evaluated for given
+parameters by ``tests.support.cfn_values``; tests/unit/test_template_limits.py
+measures every configuration against AWS's quotas.
 """
 
 from __future__ import annotations
@@ -39,15 +41,14 @@ from samtranslator.translator.transform import transform
 
 from logstream.observability import Metric
 from logstream.settings import Settings
+from tests.support.cfn_values import Deployment
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
 SAMCONFIG = REPO / "samconfig.toml"
 REGION = "us-east-1"
 
-LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 SERVERLESS = "AWS::Serverless-2016-10-31"
-FOR_EACH = "Fn::ForEach::"
 NO_VALUE = {"Ref": "AWS::NoValue"}
 
 Json = dict[str, Any]
@@ -82,6 +83,10 @@ GLOBAL_ENVIRONMENT = {
     "BACKOFF_BASE_MS",
     "BACKOFF_MAX_MS",
     "LOG_GROUPS",
+    "LOG_GROUP_SELECTION",
+    "LOG_GROUP_PREFIXES",
+    "EXCLUDED_LOG_GROUPS",
+    "SUBSCRIPTION_FILTER_NAME",
     "STATE_TABLE",
     "BACKFILL_DAYS",
     "MAPPING_TOTAL_FIELDS_LIMIT",
@@ -91,14 +96,23 @@ GLOBAL_ENVIRONMENT = {
     "POWERTOOLS_LOG_LEVEL",
 }
 
+#: Issue 11's selection settings: settings.py reads them on the subscriber's branch
+#: (h-subscriber, logstream.fleet). Drop this set once that branch is merged.
+READ_BY_THE_FLEET_BRANCH = {
+    "LOG_GROUP_SELECTION",
+    "LOG_GROUP_PREFIXES",
+    "EXCLUDED_LOG_GROUPS",
+    "SUBSCRIPTION_FILTER_NAME",
+}
+
 
 # --------------------------------------------------------------------------
-# The check: expand language extensions, SAM transform, cfn-lint.
+# The check: SAM transform, cfn-lint.
 # --------------------------------------------------------------------------
 
 
 class TemplateExpansionError(ValueError):
-    """The template cannot be expanded the way AWS::LanguageExtensions would."""
+    """The template cannot be packaged the way ``sam package`` would."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,59 +130,6 @@ def load_template(path: Path = TEMPLATE) -> Json:
 
 def _parameter_list(value: str | tuple[str, ...]) -> list[str]:
     return list(value) if isinstance(value, tuple) else [part.strip() for part in value.split(",")]
-
-
-def _substitute(node: Any, identifier: str, value: str) -> Any:
-    """Replace ``${id}``, ``&{id}`` (alphanumerics only) and ``Ref: id`` everywhere in ``node``."""
-    if isinstance(node, str):
-        logical = re.sub(r"[^A-Za-z0-9]", "", value)
-        return node.replace(f"${{{identifier}}}", value).replace(f"&{{{identifier}}}", logical)
-    if isinstance(node, list):
-        return [_substitute(item, identifier, value) for item in node]
-    if isinstance(node, dict):
-        if node == {"Ref": identifier}:
-            return value
-        return {
-            _substitute(key, identifier, value): _substitute(item, identifier, value)
-            for key, item in node.items()
-        }
-    return node
-
-
-def _collection(raw: Any, parameters: Mapping[str, str | tuple[str, ...]]) -> list[str]:
-    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
-        return list(raw)
-    if isinstance(raw, dict) and set(raw) == {"Ref"} and raw["Ref"] in parameters:
-        return _parameter_list(parameters[raw["Ref"]])
-    raise TemplateExpansionError(f"Fn::ForEach collection {raw!r} is not a list or a bound Ref")
-
-
-def expand_for_each(node: Any, parameters: Mapping[str, str | tuple[str, ...]]) -> Any:
-    """Expand every ``Fn::ForEach::<name>`` the way AWS::LanguageExtensions does."""
-    if isinstance(node, list):
-        return [expand_for_each(item, parameters) for item in node]
-    if not isinstance(node, dict):
-        return node
-    expanded: Json = {}
-    loops: list[tuple[str, Any]] = []
-    for key, value in node.items():
-        if key.startswith(FOR_EACH):
-            loops.append((key, value))
-        else:
-            expanded[key] = expand_for_each(value, parameters)
-    for name, loop in loops:
-        if not (isinstance(loop, list) and len(loop) == 3 and isinstance(loop[0], str)):
-            raise TemplateExpansionError(f"{name} must be [identifier, collection, fragment]")
-        identifier, raw_collection, fragment = loop
-        if not isinstance(fragment, dict):
-            raise TemplateExpansionError(f"{name}: the fragment must be a mapping")
-        for item in _collection(raw_collection, parameters):
-            produced = expand_for_each(_substitute(fragment, identifier, item), parameters)
-            for key, value in produced.items():
-                if key in expanded:
-                    raise TemplateExpansionError(f"{name}: {item!r} produces duplicate key {key}")
-                expanded[key] = value
-    return expanded
 
 
 def _strip_cfn_lint_suppressions(template: Json) -> None:
@@ -203,26 +164,29 @@ class _NoManagedPolicyNames:
 
 
 def check_template(
-    template: Json, parameters: Mapping[str, str | tuple[str, ...]] = SAMPLE_PARAMETERS
+    template: Json,
+    parameters: Mapping[str, str | tuple[str, ...]] = SAMPLE_PARAMETERS,
+    *,
+    lint_it: bool = True,
 ) -> CheckResult:
-    """What deploy-time processing plus cfn-lint find in ``template``, ``parameters`` bound."""
+    """What deploy-time processing plus cfn-lint find in ``template``, ``parameters`` bound.
+
+    ``lint_it=False`` stops after the SAM transform (the limit searches only measure).
+    """
     document = copy.deepcopy(template)
-    transforms = document.get("Transform", [])
-    transforms = transforms if isinstance(transforms, list) else [transforms]
     try:
-        if LANGUAGE_EXTENSIONS in transforms:
-            document = expand_for_each(document, parameters)
-            document["Transform"] = [name for name in transforms if name != LANGUAGE_EXTENSIONS]
         _strip_cfn_lint_suppressions(document)
         _packaged(document)
     except TemplateExpansionError as error:
-        return CheckResult([f"expansion: {error}"], None)
+        return CheckResult([f"packaging: {error}"], None)
 
     values = {name: ",".join(_parameter_list(value)) for name, value in parameters.items()}
     try:
         transformed: Json = transform(document, dict(values), _NoManagedPolicyNames())
     except InvalidDocumentException as error:
         return CheckResult([f"sam transform: {cause}" for cause in error.causes], None)
+    if not lint_it:
+        return CheckResult([], transformed)
 
     # cfn-lint resolves Refs through parameter defaults: bind the sample values.
     declared = transformed.get("Parameters", {})
@@ -278,6 +242,9 @@ def resources_of(template: Json, resource_type: str) -> dict[str, Json]:
 
 
 def _value(node: Any, parameters: Mapping[str, Any], template: Json) -> Any:
+    if isinstance(node, dict) and set(node) == {"Fn::Join"}:
+        delimiter, items = node["Fn::Join"]
+        return delimiter.join(_value(items, parameters, template))
     if isinstance(node, dict) and set(node) == {"Ref"}:
         name = node["Ref"]
         if name in parameters:
@@ -363,15 +330,18 @@ def test_transformed_template_lints_clean(checked: CheckResult) -> None:
     assert checked.transformed is not None
 
 
-def test_samconfig_lets_sam_cli_read_the_foreach(source: Json) -> None:
-    # SAM CLI crashes on Fn::ForEach unless it expands the loop itself, and the
-    # loop needs a LogGroupNames value for `sam build` (deploy asks for one).
-    assert source["Transform"] == [LANGUAGE_EXTENSIONS, SERVERLESS]
-    assert "Default" not in source["Parameters"]["LogGroupNames"]
-    config = tomllib.loads(SAMCONFIG.read_text(encoding="utf-8"))["default"]
-    for command in ("build", "package", "deploy", "sync"):
-        assert config[command]["parameters"]["language_extensions"] is True, command
-    assert "LogGroupNames=" in config["build"]["parameters"]["parameter_overrides"]
+def test_the_template_needs_no_language_extensions(source: Json) -> None:
+    # The Serverless Application Repository accepts the SAM transform only, and
+    # SAM CLI reads such a template without expanding anything locally.
+    assert source["Transform"] == SERVERLESS
+    assert "Fn::ForEach" not in json.dumps(source)
+    config_text = SAMCONFIG.read_text(encoding="utf-8")
+    assert "language_extensions" not in config_text
+    build = tomllib.loads(config_text)["default"]["build"]["parameters"]
+    assert "parameter_overrides" not in build  # every parameter `sam build` reads has a default
+    for name, parameter in source["Parameters"].items():
+        if name != "OpenSearchEndpoint":  # the one value a deployment must give
+            assert "Default" in parameter, name
 
 
 # --------------------------------------------------------------------------
@@ -405,10 +375,8 @@ def _with_bad_sam_schedule(template: Json) -> None:
     }
 
 
-def _with_dangling_depends_on(template: Json) -> None:
-    # The loop's DependsOn is only checked once &{LogGroup} is substituted (suppressed in lint).
-    loop = template["Resources"]["Fn::ForEach::LogGroupSubscriptions"][2]
-    loop["DecoderSubscription&{LogGroup}"]["DependsOn"][0] = "DecoderPermissionTypo&{LogGroup}"
+def _with_unknown_condition(template: Json) -> None:
+    template["Resources"]["AccountSubscriptionPolicy"]["Condition"] = "SelectAcount"
 
 
 @pytest.mark.parametrize(
@@ -418,7 +386,7 @@ def _with_dangling_depends_on(template: Json) -> None:
         pytest.param(_with_python27, "python2.7", id="runtime-python2.7"),
         pytest.param(_with_bad_events_rule, "minutess", id="events-rule-bad-rate"),
         pytest.param(_with_bad_sam_schedule, "minutess", id="sam-schedule-bad-rate"),
-        pytest.param(_with_dangling_depends_on, "DecoderPermissionTypo", id="foreach-depends-on"),
+        pytest.param(_with_unknown_condition, "SelectAcount", id="unknown-condition"),
     ],
 )
 def test_check_fails_on_broken_templates(source: Json, breakage: Any, expected: str) -> None:
@@ -426,12 +394,6 @@ def test_check_fails_on_broken_templates(source: Json, breakage: Any, expected: 
     breakage(broken)
     problems = check_template(broken).problems
     assert any(expected in problem for problem in problems), problems
-
-
-def test_check_fails_when_foreach_produces_duplicate_logical_ids(source: Json) -> None:
-    clashing = {**SAMPLE_PARAMETERS, "LogGroupNames": ("/ecs/app-one", "/ecs/appone")}
-    problems = check_template(source, clashing).problems
-    assert any("duplicate key DecoderPermissionecsappone" in p for p in problems), problems
 
 
 # --------------------------------------------------------------------------
@@ -455,6 +417,10 @@ def test_globals_hold_runtime_architecture_layer_and_environment(source: Json) -
     assert set(variables) == GLOBAL_ENVIRONMENT
     assert variables["LOG_GROUPS"] == {"Fn::Join": [",", {"Ref": "LogGroupNames"}]}
     assert variables["STATE_TABLE"] == {"Ref": "StateTable"}
+    assert variables["LOG_GROUP_SELECTION"] == {"Ref": "SelectionMode"}
+    assert variables["LOG_GROUP_PREFIXES"] == {"Fn::Join": [",", {"Ref": "LogGroupPrefixes"}]}
+    assert variables["EXCLUDED_LOG_GROUPS"] == {"Fn::Join": [",", {"Ref": "ExcludedLogGroups"}]}
+    assert variables["SUBSCRIPTION_FILTER_NAME"] == {"Fn::Sub": "${AWS::StackName}-logstream"}
     for function in resources_of(source, "AWS::Serverless::Function").values():
         overrides = function["Properties"]
         assert "Runtime" not in overrides
@@ -463,7 +429,7 @@ def test_globals_hold_runtime_architecture_layer_and_environment(source: Json) -
 
 def test_environment_names_are_the_ones_settings_reads() -> None:
     settings_source = (REPO / "layers/common/logstream/settings.py").read_text(encoding="utf-8")
-    for name in sorted(GLOBAL_ENVIRONMENT):
+    for name in sorted(GLOBAL_ENVIRONMENT - READ_BY_THE_FLEET_BRANCH):
         if not name.startswith("POWERTOOLS_"):  # those are read by Powertools itself
             assert f'"{name}"' in settings_source, name
 
@@ -556,50 +522,213 @@ def test_state_table_keys_and_protection(deployed: Json) -> None:
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
-@pytest.mark.parametrize("log_group", SAMPLE_LOG_GROUPS)
-def test_each_log_group_gets_a_permission_and_a_subscription(
-    deployed: Json, log_group: str
-) -> None:
-    suffix = re.sub(r"[^A-Za-z0-9]", "", log_group)
-    permission = deployed["Resources"][f"DecoderPermission{suffix}"]
-    subscription = deployed["Resources"][f"DecoderSubscription{suffix}"]
-    decoder_arn = {"Fn::GetAtt": ["DecoderFunction", "Arn"]}
-
-    assert permission["Type"] == "AWS::Lambda::Permission"
-    assert permission["Properties"]["FunctionName"] == decoder_arn
-    assert permission["Properties"]["Principal"] == "logs.amazonaws.com"
-    assert permission["Properties"]["SourceArn"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
-        f":log-group:{log_group}:*"
-    }
-    assert subscription["Type"] == "AWS::Logs::SubscriptionFilter"
-    assert subscription["Properties"]["LogGroupName"] == log_group
-    assert subscription["Properties"]["DestinationArn"] == decoder_arn
-    assert subscription["Properties"]["FilterPattern"] == {"Ref": "FilterPattern"}
-    assert f"DecoderPermission{suffix}" in subscription["DependsOn"]
-    assert "DecoderLogGroup" in subscription["DependsOn"]
+MODES: Mapping[str, Mapping[str, str | tuple[str, ...]]] = {
+    "list": {"SelectionMode": "list", "LogGroupNames": SAMPLE_LOG_GROUPS},
+    "prefixes": {"SelectionMode": "prefixes", "LogGroupPrefixes": ("/aws/lambda/", "/ecs/")},
+    "account": {"SelectionMode": "account"},
+    "account-with-prefixes": {"SelectionMode": "account", "LogGroupPrefixes": ("/ecs/",)},
+}
 
 
-def test_subscriptions_are_exactly_one_per_log_group(deployed: Json) -> None:
-    assert len(resources_of(deployed, "AWS::Logs::SubscriptionFilter")) == len(SAMPLE_LOG_GROUPS)
+def bound(source: Json, parameters: Mapping[str, str | tuple[str, ...]]) -> Deployment:
+    """The template as deployed with ``parameters`` (the SAM transform applied)."""
+    values = {**SAMPLE_PARAMETERS, **parameters}
+    checked = check_template(source, values, lint_it=False)
+    assert checked.transformed is not None, checked.problems
+    return Deployment(checked.transformed, values, stack_name="shipper")
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_nothing_is_declared_per_log_group(source: Json, mode: str) -> None:
+    """The subscriber function (or the account policy) subscribes: the stack never grows."""
+    checked = check_template(source, {**SAMPLE_PARAMETERS, **MODES[mode]}, lint_it=False)
+    assert checked.transformed is not None, checked.problems
+    deployed = checked.transformed
+    assert resources_of(deployed, "AWS::Logs::SubscriptionFilter") == {}
     from_logs = [
-        permission
+        permission["Properties"]
         for permission in resources_of(deployed, "AWS::Lambda::Permission").values()
         if permission["Properties"]["Principal"] == "logs.amazonaws.com"
     ]
-    assert len(from_logs) == len(SAMPLE_LOG_GROUPS)
+    assert from_logs == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": ["DecoderFunction", "Arn"]},
+            "Principal": "logs.amazonaws.com",
+            "SourceAccount": {"Ref": "AWS::AccountId"},
+            "SourceArn": {
+                "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
+            },
+        }
+    ]
+    reads = [
+        name
+        for name, policy in resources_of(deployed, "AWS::IAM::Policy").items()
+        if "logs:FilterLogEvents" in json.dumps(policy)
+    ]
+    assert reads == ["LogGroupRead"]
 
 
-def test_history_reads_are_scoped_to_the_subscribed_groups(deployed: Json) -> None:
-    policies = resources_of(deployed, "AWS::IAM::Policy")
-    reads = [p["Properties"] for name, p in policies.items() if name.startswith("LogGroupRead")]
-    assert len(reads) == len(SAMPLE_LOG_GROUPS)
-    for group, policy in zip(SAMPLE_LOG_GROUPS, reads, strict=True):
-        (statement,) = policy["PolicyDocument"]["Statement"]
-        assert "logs:FilterLogEvents" in statement["Action"]
-        resources = json.dumps(statement["Resource"])
-        assert f"log-group:{group}" in resources
-        assert "log-group:*" not in resources
+def _read_statement(source: Json, parameters: Mapping[str, str | tuple[str, ...]]) -> Json:
+    deployment = bound(source, parameters)
+    policy = deployment.value(deployment.template["Resources"]["LogGroupRead"]["Properties"])
+    assert policy["Roles"] == [
+        deployment.physical_name("BackfillFunctionRole"),
+        deployment.physical_name("ReconcileFunctionRole"),
+    ]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert sorted(statement["Action"]) == ["logs:FilterLogEvents", "logs:StartQuery"]
+    assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": REGION}}
+    return dict(statement)
+
+
+def test_list_mode_reads_exactly_the_listed_groups(source: Json) -> None:
+    statement = _read_statement(source, MODES["list"])
+    arn = "arn:*:logs:*:*:log-group:"
+    assert statement["Resource"] == [
+        *(f"{arn}{group}" for group in SAMPLE_LOG_GROUPS),
+        *(f"{arn}{group}:*" for group in SAMPLE_LOG_GROUPS),
+    ]
+    one = _read_statement(source, {"SelectionMode": "list", "LogGroupNames": ("/only/one",)})
+    assert one["Resource"] == [f"{arn}/only/one", f"{arn}/only/one:*"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("prefixes", ["arn:*:logs:*:*:log-group:/aws/lambda/*", "arn:*:logs:*:*:log-group:/ecs/*"]),
+        ("account-with-prefixes", ["arn:*:logs:*:*:log-group:/ecs/*"]),
+        ("account", [f"arn:aws:logs:{REGION}:123456789012:log-group:*"]),
+    ],
+)
+def test_prefix_and_account_modes_read_what_they_select(
+    source: Json, mode: str, expected: list[str]
+) -> None:
+    assert _read_statement(source, MODES[mode])["Resource"] == expected
+
+
+def test_the_account_policy_exists_in_account_mode_only(source: Json) -> None:
+    policy = source["Resources"]["AccountSubscriptionPolicy"]
+    assert policy["Type"] == "AWS::Logs::AccountPolicy"
+    assert policy["Condition"] == "SelectAccount"
+    assert policy["DependsOn"] == "DecoderInvokeFromLogs"
+    for mode, parameters in MODES.items():
+        assert bound(source, parameters).exists("AccountSubscriptionPolicy") == mode.startswith(
+            "account"
+        ), mode
+
+
+def _account_policy(source: Json, **parameters: str | tuple[str, ...]) -> tuple[Json, str]:
+    deployment = bound(source, {"SelectionMode": "account", **parameters})
+    policy = deployment.template["Resources"]["AccountSubscriptionPolicy"]
+    properties = deployment.value(policy["Properties"])
+    assert properties["PolicyType"] == "SUBSCRIPTION_FILTER_POLICY"
+    assert properties["Scope"] == "ALL"
+    assert properties["PolicyName"] == "shipper-logstream"
+    document: Json = json.loads(properties["PolicyDocument"])
+    assert document["DestinationArn"] == deployment.arn("DecoderFunction")
+    assert document["Distribution"] == "Random"
+    return document, str(properties["SelectionCriteria"])
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "",
+        "ERROR",
+        '{ $.level = "ERROR" }',
+        '[ip, user, status = 5*, msg = "*time out*"]',
+        r'%\d{3} "quoted \" inside"%',
+        "\\",
+    ],
+)
+def test_the_account_policy_document_is_json_for_any_filter_pattern(
+    source: Json, pattern: str
+) -> None:
+    document, _ = _account_policy(source, FilterPattern=pattern)
+    assert document["FilterPattern"] == pattern
+
+
+def _not_in(criteria: str) -> list[str]:
+    prefix, suffix = "LogGroupName NOT IN [", "]"
+    assert criteria.startswith(prefix) and criteria.endswith(suffix), criteria
+    names: list[str] = json.loads(criteria.removeprefix("LogGroupName NOT IN "))
+    return names
+
+
+def test_the_account_policy_never_selects_logstreams_own_groups(source: Json) -> None:
+    """Every log group the stack declares is excluded by name (a feedback loop otherwise)."""
+    deployment = bound(source, {"SelectionMode": "account"})
+    own = [deployment.physical_name(name) for name in resources_of(source, "AWS::Logs::LogGroup")]
+    assert own and all(name.startswith("/aws/lambda/shipper-") for name in own)
+    _, criteria = _account_policy(source)
+    assert sorted(_not_in(criteria)) == sorted(own)
+
+
+def test_the_account_policy_excludes_the_excluded_groups_by_name(source: Json) -> None:
+    excluded = ("/aws/lambda/noisy", "/ecs/debug-*", "/vpc/flow#logs")
+    deployment = bound(source, {"SelectionMode": "account"})
+    own = [deployment.physical_name(name) for name in resources_of(source, "AWS::Logs::LogGroup")]
+    _, criteria = _account_policy(source, ExcludedLogGroups=excluded)
+    # CloudWatch compares exact names: "prefix*" becomes the name "prefix" (the
+    # decoder drops the rest of that prefix's groups).
+    assert _not_in(criteria) == [*own, "/aws/lambda/noisy", "/ecs/debug-", "/vpc/flow#logs"]
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("/aws/lambda/app", True),
+        ("/aws/lambda/app-*", True),
+        ("/ecs/web.v2#blue_1", True),
+        ("", True),  # the default: nothing excluded
+        ("*", False),  # would exclude everything
+        ("/aws/*/x", False),  # * only at the end
+        ('/a"b', False),  # would break the selection criteria's quoting
+        (" /aws/lambda/app", False),
+    ],
+)
+def test_excluded_log_groups_take_names_or_trailing_star_prefixes(
+    source: Json, value: str, allowed: bool
+) -> None:
+    pattern = source["Parameters"]["ExcludedLogGroups"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) == allowed
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [("/aws/lambda/", True), ("/ecs/web.v2#blue_", True), ("/aws/*", False), ('/a"', False)],
+)
+def test_log_group_prefixes_are_plain_prefixes(source: Json, value: str, allowed: bool) -> None:
+    pattern = source["Parameters"]["LogGroupPrefixes"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is not None) == allowed
+
+
+def test_vpc_is_every_function_or_none(source: Json) -> None:
+    vpc = {
+        "VpcSubnetIds": ("subnet-0a1b2c3d", "subnet-4e5f6a7b"),
+        "VpcSecurityGroupIds": ("sg-01",),
+    }
+    on = check_template(source, {**SAMPLE_PARAMETERS, **vpc})
+    assert on.problems == []
+    assert on.transformed is not None
+    off = {**SAMPLE_PARAMETERS, "VpcSubnetIds": "", "VpcSecurityGroupIds": ""}
+    for logical_id, function in resources_of(on.transformed, "AWS::Lambda::Function").items():
+        config = Deployment(on.transformed, {**SAMPLE_PARAMETERS, **vpc}).value(
+            function["Properties"]
+        )["VpcConfig"]
+        assert config == {
+            "SubnetIds": list(vpc["VpcSubnetIds"]),
+            "SecurityGroupIds": list(vpc["VpcSecurityGroupIds"]),
+        }, logical_id
+        assert "VpcConfig" not in Deployment(on.transformed, off).value(function["Properties"]), (
+            logical_id
+        )
+        # SAM adds the ENI policy to every role that declares VpcConfig, even
+        # through an !If: ENI management only, on or off (README "VPC").
+        role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        arns = on.transformed["Resources"][role_id]["Properties"]["ManagedPolicyArns"]
+        assert any("service-role/AWSLambdaVPCAccessExecutionRole" in json.dumps(a) for a in arns)
 
 
 def test_every_function_owns_its_log_group(source: Json) -> None:
@@ -763,6 +892,41 @@ def test_every_function_role_gets_the_shared_policy(deployed: Json) -> None:
         pytest.param(
             {"AuthMode": "none", "LogGroupNames": ("/a", "")}, ["LogGroupNamesGiven"], id="gap"
         ),
+        pytest.param(
+            {"AuthMode": "none", "SelectionMode": "prefixes", "LogGroupNames": ("",)},
+            ["LogGroupPrefixesGiven"],
+            id="prefixes-none-given",
+        ),
+        pytest.param(
+            {
+                "AuthMode": "none",
+                "SelectionMode": "prefixes",
+                "LogGroupNames": ("",),
+                "LogGroupPrefixes": ("/ecs/",),
+            },
+            [],
+            id="prefixes-without-names",
+        ),
+        pytest.param(
+            {"AuthMode": "none", "SelectionMode": "account", "LogGroupNames": ("",)},
+            [],
+            id="account-needs-nothing",
+        ),
+        pytest.param(
+            {"AuthMode": "none", "VpcSubnetIds": ("subnet-01",)},
+            ["VpcSubnetsNeedSecurityGroups"],
+            id="vpc-subnets-only",
+        ),
+        pytest.param(
+            {"AuthMode": "none", "VpcSecurityGroupIds": ("sg-01",)},
+            ["VpcSecurityGroupsNeedSubnets"],
+            id="vpc-groups-only",
+        ),
+        pytest.param(
+            {"AuthMode": "none", "VpcSubnetIds": ("subnet-01",), "VpcSecurityGroupIds": ("sg-1",)},
+            [],
+            id="vpc-both",
+        ),
     ],
 )
 def test_rules_refuse_incomplete_parameters(
@@ -899,6 +1063,9 @@ def test_outputs(source: Json) -> None:
         "ClusterPasswordSecretArn",
         "IndexNamePrefix",
         "ShippedLogGroups",
+        "GroupSelection",
+        "GroupPrefixes",
+        "GroupExclusions",
     }
 
 
@@ -1054,11 +1221,10 @@ def test_serverless_application_repository_metadata(source: Json) -> None:
 
 
 def test_sam_local_invoke_is_configured() -> None:
-    """`sam local invoke -e events/<event>.json <Function>` expands Fn::ForEach (it
-    crashes inside SAM otherwise) and gets an env file whose keys are the functions."""
+    """`sam local invoke -e events/<event>.json <Function>` gets an env file whose keys
+    are the functions."""
     config = tomllib.loads(SAMCONFIG.read_text(encoding="utf-8"))["default"]
     local = config["local_invoke"]["parameters"]
-    assert local["language_extensions"] is True
     assert "LogGroupNames=" in local["parameter_overrides"]
     env_file = REPO / local["env_vars"]
     assert env_file.is_file()

@@ -29,6 +29,9 @@ OUTPUT_SETTINGS: Final[Mapping[str, str]] = {
     "ClusterPasswordSecretArn": "ES_PASS_SECRET_ARN",
     "IndexNamePrefix": "INDEX_PREFIX",
     "ShippedLogGroups": "LOG_GROUPS",
+    "GroupSelection": "LOG_GROUP_SELECTION",
+    "GroupPrefixes": "LOG_GROUP_PREFIXES",
+    "GroupExclusions": "EXCLUDED_LOG_GROUPS",
     "DecoderFailureQueueUrl": "FAILURE_QUEUE_URL",
     "DecoderFunctionArn": "DECODER_FUNCTION_ARN",
 }
