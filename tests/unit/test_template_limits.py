@@ -15,7 +15,8 @@ the per-group template at about 30 to 156 groups:
 
 Every test prints its figures (``pytest -s``). The searches find the largest
 list-mode fleet of 40-character names, the most prefixes, and the most
-exclusions that still fit; the README's "Fleet limits" quotes them. A new row
+exclusions that still fit, and fail when the README's "Fleet limits" states
+other figures (a change that moves a limit updates the README too). A new row
 (Transport=kinesis) is one more :class:`Configuration`.
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +47,9 @@ MAX_ACCOUNT_POLICY_DOCUMENT_CHARS = 30_720
 
 #: The issue measured the per-group template with names of this length.
 NAME_LENGTH = 40
+
+#: The README's "Fleet limits" table states the searches' results; they must agree.
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
 
 def names(count: int, stem: str = "/aws/lambda/fleet-service-") -> tuple[str, ...]:
@@ -304,6 +309,7 @@ def test_the_largest_list_mode_fleet(source: Json) -> None:
     print(f"\nlist mode: at most {largest} groups of {NAME_LENGTH} characters; then {stopped_by}")
     # The issue's first limit was about 30 groups (a role's inline policies).
     assert largest >= 30
+    assert f"| {largest} groups of {NAME_LENGTH}-character names;" in README, "update README"
 
 
 def test_the_most_prefixes(source: Json) -> None:
@@ -313,6 +319,7 @@ def test_the_most_prefixes(source: Json) -> None:
     largest, stopped_by = largest_that_fits(source, by_prefix, high=200)
     print(f"\nprefixes mode: at most {largest} prefixes of {NAME_LENGTH} characters; {stopped_by}")
     assert largest >= 50
+    assert f"at most {largest} prefixes of {NAME_LENGTH} characters" in README, "update README"
 
 
 def test_the_most_exclusions_in_account_mode(source: Json) -> None:
@@ -322,6 +329,7 @@ def test_the_most_exclusions_in_account_mode(source: Json) -> None:
     largest, stopped_by = largest_that_fits(source, excluding, high=200)
     print(f"\naccount mode: at most {largest} exclusions of {NAME_LENGTH} characters; {stopped_by}")
     assert largest >= 50
+    assert f"at most {largest} exclusions of {NAME_LENGTH} characters" in README, "update README"
 
 
 def test_the_measures_see_what_they_measure(source: Json) -> None:
