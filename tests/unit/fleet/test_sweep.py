@@ -1,0 +1,86 @@
+"""The sweep: resumable across runs, each stopping before its deadline, exactly once per group."""
+
+from __future__ import annotations
+
+from logstream.fleet.filters import FilterInfo
+from logstream.fleet.selection import GroupSelection
+from logstream.fleet.subscriber import FilterTarget, Subscriber
+from logstream.fleet.sweep import Sweeper
+from logstream.own_groups import OwnGroups
+from logstream.retry import Deadline
+from logstream.settings import SelectionMode
+from tests.unit.fleet.fakes import CountdownDeadline, FakeCursor, FakeLogs, FakeRegistry
+
+TARGET = FilterTarget("stack-logstream", "arn:aws:lambda:us-east-1:123456789012:function:d")
+FOREIGN = FilterInfo("other", "arn:aws:lambda:us-east-1:123456789012:function:o", "", None)
+
+
+def _fleet(size: int) -> dict[str, list[FilterInfo]]:
+    groups: dict[str, list[FilterInfo]] = {f"/app/g{i:04d}": [] for i in range(size)}
+    groups.update({f"/other/g{i}": [] for i in range(7)})
+    groups["/app/stack-Decoder-1"] = []
+    groups["/app/full"] = [FOREIGN, FOREIGN]
+    return groups
+
+
+def _sweeper(groups: dict[str, list[FilterInfo]]) -> tuple[Sweeper, FakeLogs, FakeCursor]:
+    logs, cursor = FakeLogs(groups, page_size=50), FakeCursor()
+    selection = GroupSelection(
+        SelectionMode.PREFIXES, prefixes=("/app/",), own=OwnGroups(prefixes=("/app/stack-",))
+    )
+    subscriber = Subscriber(
+        filters=logs.as_port(),
+        registry=FakeRegistry().as_port(),
+        selection=selection,
+        target=TARGET,
+    )
+    return Sweeper(subscriber, cursor.as_port(), reserve_secs=1, clock=lambda: 1000.0), logs, cursor
+
+
+def test_one_run_with_time_enough_sweeps_everything_once() -> None:
+    sweeper, logs, cursor = _sweeper(_fleet(120))
+    report = sweeper.run(Deadline(lambda: 600_000))
+    assert report.complete
+    assert report.runs == 1
+    assert report.outcomes["subscribed"] == 120
+    assert report.outcomes["own"] == 1
+    assert report.outcomes["refused-two-filters"] == 1
+    assert report.groups == 122  # /other/ is never listed
+    assert logs.calls["DescribeLogGroups"] == 3  # 122 names, 50 a page
+    assert cursor.state.position is None
+    assert cursor.state.last_runs == 1
+
+
+def test_short_runs_stop_before_the_deadline_and_resume_where_they_stopped() -> None:
+    groups = _fleet(300)
+    sweeper, logs, cursor = _sweeper(groups)
+    runs = 0
+    while True:
+        runs += 1
+        # 40 looks at the deadline, then less than the 1 s reserve is left.
+        report = sweeper.run(CountdownDeadline(total_ms=41_000, step_ms=1_000))
+        assert runs < 50, "the sweep never completes"
+        if report.complete:
+            break
+        assert cursor.state.position is not None
+    assert report.runs == runs
+    assert runs >= 302 // 40
+    # Every selected group was subscribed exactly once, whatever the runs.
+    assert logs.calls["PutSubscriptionFilter"] == 300
+    assert all(
+        found == [TARGET.as_filter()] for name, found in groups.items() if name.startswith("/app/g")
+    )
+    assert all(found == [] for name, found in groups.items() if name.startswith("/other/"))
+    print(f"\n300 groups, 40 deadline checks a run: {runs} runs")
+
+
+def test_a_changed_selection_starts_a_new_sweep() -> None:
+    sweeper, _, cursor = _sweeper(_fleet(120))
+    sweeper.run(CountdownDeadline(total_ms=21_000, step_ms=1_000))
+    saved = cursor.state.position
+    assert saved is not None
+    cursor.save(type(saved)(prefix_index=0, page_token="50", fingerprint="another selection"))
+    report = sweeper.run(Deadline(lambda: 600_000))
+    assert report.complete
+    assert report.runs == 1  # counted from the new sweep
+    assert report.outcomes["already"] >= 1  # it walked from the first page again
