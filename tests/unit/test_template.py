@@ -785,6 +785,7 @@ def test_alarms_notify_the_topic(source: Json) -> None:
         ("Logstream", "DocumentsQuarantined"),
         ("Logstream", "ReconcileGapsOpen"),
         ("Logstream", "DriftUnresolved"),
+        ("Logstream", "GroupsRefusedTwoFilters"),
     }
     for alarm in alarms.values():
         properties = alarm["Properties"]
@@ -899,6 +900,7 @@ def test_outputs(source: Json) -> None:
         "ClusterPasswordSecretArn",
         "IndexNamePrefix",
         "ShippedLogGroups",
+        "SubscriberFunctionName",
     }
 
 
