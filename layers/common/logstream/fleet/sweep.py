@@ -51,7 +51,7 @@ class SweepReport:
             "failed": self.failed,
             "complete": self.complete,
             "runs": self.runs,
-            "outcomes": dict(sorted(self.outcomes.items())),
+            "outcomes": {str(name): n for name, n in sorted(self.outcomes.items())},
         }
 
 
