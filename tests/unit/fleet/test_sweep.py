@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from logstream.fleet.filters import FilterInfo
-from logstream.fleet.selection import GroupSelection
+from logstream.fleet.selection import Exclusions, GroupSelection
 from logstream.fleet.subscriber import FilterTarget, Subscriber
 from logstream.fleet.sweep import Sweeper
 from logstream.own_groups import OwnGroups
@@ -84,3 +84,31 @@ def test_a_changed_selection_starts_a_new_sweep() -> None:
     assert report.complete
     assert report.runs == 1  # counted from the new sweep
     assert report.outcomes["already"] >= 1  # it walked from the first page again
+
+
+def test_a_whole_sweep_unsubscribes_groups_that_left_the_selection() -> None:
+    groups = _fleet(60)
+    sweeper, logs, _ = _sweeper(groups)
+    assert sweeper.run(Deadline(lambda: 600_000)).complete
+    # Someone excludes two groups (the selection changes; the registry remembers them).
+    subscriber = sweeper._subscriber
+    narrowed = GroupSelection(
+        SelectionMode.PREFIXES,
+        prefixes=("/app/",),
+        own=OwnGroups(prefixes=("/app/stack-",)),
+        excluded=Exclusions(names=frozenset({"/app/g0001", "/app/g0002"})),
+    )
+    subscriber.selection = narrowed
+    groups["/app/g0002"].insert(0, FOREIGN)  # a foreign filter arrived meanwhile: it stays
+    report = sweeper.run(Deadline(lambda: 600_000))
+    assert report.complete
+    assert report.outcomes["unsubscribed"] == 2
+    assert groups["/app/g0001"] == []
+    assert groups["/app/g0002"] == [FOREIGN]
+    assert groups["/app/g0003"] == [TARGET.as_filter()]
+    registry = subscriber.registry
+    record = registry.get("/app/g0001")
+    assert record is not None
+    assert record.status == "removed"
+    assert record.reason == "left the selection: excluded"
+    assert logs.calls["DeleteSubscriptionFilter"] == 2

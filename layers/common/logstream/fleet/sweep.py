@@ -25,6 +25,7 @@ from logstream.errors import InfrastructureError
 from logstream.fleet.cursor import SweepCursorStore, SweepPosition
 from logstream.fleet.filters import FleetThrottled, error_code
 from logstream.fleet.registry import GroupStatus
+from logstream.fleet.removal import prune_deselected
 from logstream.fleet.subscriber import Subscriber
 from logstream.observability import Metric, count, logger
 from logstream.retry import Deadline
@@ -118,8 +119,26 @@ class Sweeper:
             self._cursor.save(position)
         self._cursor.complete(int(self._clock() * 1000), position.runs)
         report.complete = True
+        self._prune(deadline, report)
         logger.info("sweep complete", extra=report.as_dict())
         return report
+
+    def _prune(self, deadline: Deadline, report: SweepReport) -> None:
+        """After a whole sweep: unsubscribe groups that left the selection, as time allows
+        (what is left waits for the next whole sweep)."""
+        subscriber = self._subscriber
+        if subscriber.target is None:  # account mode puts no group filters
+            return
+        pruned = prune_deselected(
+            subscriber.filters,
+            subscriber.registry,
+            subscriber.selection,
+            subscriber.target,
+            deadline,
+            reserve_secs=self._reserve_secs,
+        )
+        if pruned.removed:
+            report.outcomes["unsubscribed"] += pruned.removed
 
     def _start(self, prefixes: tuple[str, ...]) -> SweepPosition:
         """The saved position if it walks the same prefixes, else a new sweep; one more run."""
