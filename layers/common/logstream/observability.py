@@ -80,6 +80,7 @@ class Metric(StrEnum):
     GROUPS_NOT_SELECTED = "GroupsNotSelected"  # listed but outside the selection
     GROUPS_GONE = "GroupsGone"  # deleted between listing and subscribing
     GROUPS_FAILED = "GroupsFailed"  # CloudWatch refused a call for this group
+    LISTED_GROUPS_MISSING = "ListedGroupsMissing"  # list mode: a name no group has (yet)
     SUBSCRIPTION_FILTERS_REMOVED = "SubscriptionFiltersRemoved"  # stack deletion
     EVENTS_NOT_SELECTED = "EventsNotSelected"  # decoder: events of groups it must not ship
 

@@ -112,3 +112,16 @@ def test_a_whole_sweep_unsubscribes_groups_that_left_the_selection() -> None:
     assert record.status == "removed"
     assert record.reason == "left the selection: excluded"
     assert logs.calls["DeleteSubscriptionFilter"] == 2
+
+
+def test_list_mode_reports_names_no_group_has() -> None:
+    logs, registry = FakeLogs({"/a": [], "/b": [FOREIGN, FOREIGN]}), FakeRegistry()
+    subscriber = Subscriber(
+        filters=logs.as_port(),
+        registry=registry.as_port(),
+        selection=GroupSelection(SelectionMode.LIST, names=frozenset({"/a", "/b", "/typo"})),
+        target=TARGET,
+    )
+    sweeper = Sweeper(subscriber, FakeCursor().as_port(), reserve_secs=1)
+    report = sweeper.run(Deadline(lambda: 600_000))
+    assert report.outcomes == {"subscribed": 1, "refused-two-filters": 1, "missing": 1}

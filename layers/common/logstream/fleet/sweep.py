@@ -29,6 +29,7 @@ from logstream.fleet.removal import prune_deselected
 from logstream.fleet.subscriber import Subscriber
 from logstream.observability import Metric, count, logger
 from logstream.retry import Deadline
+from logstream.settings import SelectionMode
 
 #: A run whose first this-many groups all failed stops: the cause is not the groups.
 _GENERAL_FAILURE_GROUPS = 5
@@ -119,9 +120,30 @@ class Sweeper:
             self._cursor.save(position)
         self._cursor.complete(int(self._clock() * 1000), position.runs)
         report.complete = True
+        self._report_missing(report)
         self._prune(deadline, report)
         logger.info("sweep complete", extra=report.as_dict())
         return report
+
+    def _report_missing(self, report: SweepReport) -> None:
+        """List mode: a selected name the whole sweep never found has no group (a typo, or
+        not created yet: its CreateLogGroup event will subscribe it)."""
+        selection = self._subscriber.selection
+        if selection.mode is not SelectionMode.LIST:
+            return
+        registry = self._subscriber.registry
+        missing = sorted(
+            name
+            for name in selection.names
+            if selection.selects(name) and registry.get(name) is None
+        )
+        if missing:
+            count(Metric.LISTED_GROUPS_MISSING, len(missing))
+            logger.warning(
+                "LOG_GROUPS names groups that do not exist; they are subscribed when created",
+                extra={"log_groups": missing[:100], "missing": len(missing)},
+            )
+            report.outcomes["missing"] += len(missing)
 
     def _prune(self, deadline: Deadline, report: SweepReport) -> None:
         """After a whole sweep: unsubscribe groups that left the selection, as time allows
