@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from logstream.fleet.filters import FilterInfo
+import pytest
+from botocore.exceptions import ClientError
+
+from logstream.errors import InfrastructureError
+from logstream.fleet.filters import FilterInfo, GroupPage
 from logstream.fleet.selection import Exclusions, GroupSelection
 from logstream.fleet.subscriber import FilterTarget, Subscriber
 from logstream.fleet.sweep import Sweeper
@@ -125,3 +129,61 @@ def test_list_mode_reports_names_no_group_has() -> None:
     sweeper = Sweeper(subscriber, FakeCursor().as_port(), reserve_secs=1)
     report = sweeper.run(Deadline(lambda: 600_000))
     assert report.outcomes == {"subscribed": 1, "refused-two-filters": 1, "missing": 1}
+
+
+class ExpiringTokens(FakeLogs):
+    """Refuses every saved token once, as CloudWatch does with a stale one."""
+
+    def __init__(self, groups: dict[str, list[FilterInfo]]) -> None:
+        super().__init__(groups)
+        self.refused: set[str] = set()
+
+    def list_page(self, prefix: str, next_token: str | None, deadline: Deadline) -> GroupPage:
+        if next_token is not None and next_token not in self.refused:
+            self.refused.add(next_token)
+            raise ClientError(
+                {"Error": {"Code": "InvalidParameterException", "Message": "bad token"}},
+                "DescribeLogGroups",
+            )
+        return super().list_page(prefix, next_token, deadline)
+
+
+def test_a_stale_token_lists_the_prefix_again() -> None:
+    groups = _fleet(120)
+    logs = ExpiringTokens(groups)
+    subscriber = Subscriber(
+        filters=logs.as_port(),
+        registry=FakeRegistry().as_port(),
+        selection=GroupSelection(SelectionMode.PREFIXES, prefixes=("/app/",)),
+        target=TARGET,
+    )
+    report = Sweeper(subscriber, FakeCursor().as_port(), reserve_secs=1).run(
+        Deadline(lambda: 600_000)
+    )
+    assert report.complete
+    subscribed = [name for name, found in groups.items() if TARGET.as_filter() in found]
+    assert len(subscribed) == 121  # every /app/ group but the one with two foreign filters
+    assert logs.refused == {"50", "100"}
+
+
+class Denied(FakeLogs):
+    def filters_of(self, log_group: str, deadline: Deadline) -> list[FilterInfo] | None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "no"}},
+            "DescribeSubscriptionFilters",
+        )
+
+
+def test_one_bad_group_is_recorded_but_a_run_where_all_fail_raises() -> None:
+    logs, registry, cursor = Denied(_fleet(20)), FakeRegistry(), FakeCursor()
+    subscriber = Subscriber(
+        filters=logs.as_port(),
+        registry=registry.as_port(),
+        selection=GroupSelection(SelectionMode.PREFIXES, prefixes=("/app/",)),
+        target=TARGET,
+    )
+    with pytest.raises(InfrastructureError, match="all failed"):
+        Sweeper(subscriber, cursor.as_port(), reserve_secs=1).run(Deadline(lambda: 600_000))
+    assert cursor.state.position is not None
+    assert cursor.state.position.done_in_page == 5  # the next run starts after them
+    assert {r.reason for r in registry.items.values()} == {"error: AccessDeniedException"}
