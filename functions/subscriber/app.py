@@ -18,7 +18,8 @@ from logstream.fleet.events import handle_event
 from logstream.observability import logger, metrics, tracer
 
 
-@logger.inject_lambda_context(log_event=True)
+# Not the event: a custom resource's carries a presigned ResponseURL, which must not reach logs.
+@logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

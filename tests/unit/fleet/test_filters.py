@@ -96,3 +96,14 @@ def test_a_page_of_groups_and_its_token() -> None:
         {"limit": 50, "logGroupNamePrefix": "/"},
         {"limit": 50, "nextToken": "t2"},
     ]
+
+
+def test_a_destination_not_yet_allowed_is_tried_again_then_raises() -> None:
+    refused = _error("InvalidParameterException", "PutSubscriptionFilter")
+    client, sleeps = ScriptedClient(refused, {}), list[float]()
+    assert _filters(client, sleeps).put("/g", WANTED, _deadline(60)) is PutResult.PUT
+    assert len(sleeps) == 1
+    always = ScriptedClient(refused, refused, refused, {})
+    with pytest.raises(ClientError):
+        _filters(always, []).put("/g", WANTED, _deadline(60))
+    assert len(always.calls) == 3

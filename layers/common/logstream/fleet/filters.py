@@ -29,6 +29,9 @@ T = TypeVar("T")
 _RETRYABLE = frozenset({"ThrottlingException", "Throttling", "OperationAbortedException"})
 #: DescribeLogGroups returns at most 50 groups per page.
 PAGE_LIMIT = 50
+#: PutSubscriptionFilter test-delivers to the destination; a permission created moments ago
+#: may not be seen yet (InvalidParameterException), so the put is tried this often in all.
+PUT_ATTEMPTS = 3
 
 
 class FleetThrottled(InfrastructureError):
@@ -129,20 +132,27 @@ class SubscriptionFilters:
         }
         if wanted.role_arn:
             kwargs["roleArn"] = wanted.role_arn
-        try:
-            self._call(
-                "PutSubscriptionFilter",
-                deadline,
-                lambda: self._client.put_subscription_filter(**kwargs),
-            )
-        except ClientError as error:
-            code = error_code(error)
-            if code == "LimitExceededException":
-                return PutResult.LIMIT
-            if code == "ResourceNotFoundException":
-                return PutResult.MISSING
-            raise
-        return PutResult.PUT
+        for attempt in range(PUT_ATTEMPTS):
+            try:
+                self._call(
+                    "PutSubscriptionFilter",
+                    deadline,
+                    lambda: self._client.put_subscription_filter(**kwargs),
+                )
+            except ClientError as error:
+                code = error_code(error)
+                if code == "LimitExceededException":
+                    return PutResult.LIMIT
+                if code == "ResourceNotFoundException":
+                    return PutResult.MISSING
+                last = attempt == PUT_ATTEMPTS - 1
+                if code != "InvalidParameterException" or last:
+                    raise
+                if not self._backoff.wait(attempt + 2, deadline):
+                    raise
+                continue
+            return PutResult.PUT
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def delete(self, log_group: str, filter_name: str, deadline: Deadline) -> bool:
         """Delete one filter; False if it (or its group) was already gone."""
