@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from logstream.aws.cloudwatch import BotoCloudWatchSource
     from logstream.backfill.service import BackfillService
+    from logstream.fleet.registry import SubscriptionRegistry
     from logstream.fleet.service import FleetService
     from logstream.reconcile.service import Reconciler
     from logstream.schema.decisions import DecisionStore
@@ -153,12 +154,22 @@ def group_selection() -> GroupSelection:
 
 
 @cache
+def subscription_registry() -> SubscriptionRegistry:
+    """Each group the subscriber handled, and its status (``fleet-groups`` items)."""
+    from logstream.fleet.registry import SubscriptionRegistry  # noqa: PLC0415 - see module imports
+
+    settings = load_settings()
+    if settings.state_table is None:
+        raise SettingsError({"STATE_TABLE": "is required to record subscriptions but not set"})
+    return SubscriptionRegistry(dynamodb_client(), settings.state_table)
+
+
+@cache
 def fleet_service() -> FleetService:
     """The subscriber function's service: filters, registry, sweep cursor, backfill plans."""
     from logstream.backfill.auto import AutoBackfill  # noqa: PLC0415 - see module imports
     from logstream.fleet.cursor import SweepCursorStore  # noqa: PLC0415
     from logstream.fleet.filters import SubscriptionFilters  # noqa: PLC0415
-    from logstream.fleet.registry import SubscriptionRegistry  # noqa: PLC0415
     from logstream.fleet.service import FleetService  # noqa: PLC0415
     from logstream.fleet.subscriber import FilterTarget, Subscriber  # noqa: PLC0415
     from logstream.fleet.sweep import Sweeper  # noqa: PLC0415
@@ -184,7 +195,7 @@ def fleet_service() -> FleetService:
         filters=SubscriptionFilters(
             logs_client(), Backoff(settings.backoff_base_ms, settings.backoff_max_ms)
         ),
-        registry=SubscriptionRegistry(dynamodb_client(), settings.state_table),
+        registry=subscription_registry(),
         selection=group_selection(),
         target=target,
         plan_backfill=backfill.plan_once if isinstance(backfill, AutoBackfill) else None,
@@ -332,6 +343,7 @@ def reset() -> None:
         live_shipper,
         cloudwatch_source,
         backfill_service,
+        subscription_registry,
         fleet_service,
         reconciler,
         drift_decisions,

@@ -210,6 +210,7 @@ def test_a_thousand_groups_swept_subscribed_and_removed(fleet: Fleet) -> None:
     assert all("datadog" in (records[g].reason or "") for g in refused)
     subscribed = {g for g, r in records.items() if r.status == "subscribed"}
     assert subscribed == {g for g, k in fleet.groups.items() if k in {"match", "one-foreign"}}
+    assert set(registry.shipped_groups()) == subscribed
     # Each subscribed group's history was planned, through the decoder's own claim.
     assert all(_claimed(fleet, group) for group in subscribed)
     assert _planned_groups(fleet) == subscribed

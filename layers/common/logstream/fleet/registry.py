@@ -111,6 +111,13 @@ class SubscriptionRegistry:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def shipped_groups(self) -> list[str]:
+        """The groups whose events reach the decoder: subscribed, or under the account policy.
+
+        Reconciliation and backfill take their group set from here (plus the selection)."""
+        shipping = {GroupStatus.SUBSCRIBED, GroupStatus.ACCOUNT_POLICY}
+        return [record.log_group for record in self.records() if record.status in shipping]
+
 
 def _record(item: Any) -> GroupRecord:
     return GroupRecord(
