@@ -96,16 +96,6 @@ GLOBAL_ENVIRONMENT = {
     "POWERTOOLS_LOG_LEVEL",
 }
 
-#: Issue 11's selection settings: settings.py reads them on the subscriber's branch
-#: (h-subscriber, logstream.fleet). Drop this set once that branch is merged.
-READ_BY_THE_FLEET_BRANCH = {
-    "LOG_GROUP_SELECTION",
-    "LOG_GROUP_PREFIXES",
-    "EXCLUDED_LOG_GROUPS",
-    "SUBSCRIPTION_FILTER_NAME",
-}
-
-
 # --------------------------------------------------------------------------
 # The check: SAM transform, cfn-lint.
 # --------------------------------------------------------------------------
@@ -428,7 +418,7 @@ def test_globals_hold_runtime_architecture_layer_and_environment(source: Json) -
 
 def test_environment_names_are_the_ones_settings_reads() -> None:
     settings_source = (REPO / "layers/common/logstream/settings.py").read_text(encoding="utf-8")
-    for name in sorted(GLOBAL_ENVIRONMENT - READ_BY_THE_FLEET_BRANCH):
+    for name in sorted(GLOBAL_ENVIRONMENT):
         if not name.startswith("POWERTOOLS_"):  # those are read by Powertools itself
             assert f'"{name}"' in settings_source, name
 
@@ -948,6 +938,7 @@ def test_alarms_notify_the_topic(source: Json) -> None:
         ("Logstream", "DocumentsQuarantined"),
         ("Logstream", "ReconcileGapsOpen"),
         ("Logstream", "DriftUnresolved"),
+        ("Logstream", "GroupsRefusedTwoFilters"),
     }
     for alarm in alarms.values():
         properties = alarm["Properties"]
@@ -1065,6 +1056,7 @@ def test_outputs(source: Json) -> None:
         "GroupSelection",
         "GroupPrefixes",
         "GroupExclusions",
+        "SubscriberFunctionName",
     }
 
 

@@ -18,6 +18,7 @@ from botocore.config import Config
 from logstream.backfill.auto import auto_backfill_hook
 from logstream.cluster.factory import connect
 from logstream.cluster.port import Cluster
+from logstream.fleet.selection import GroupSelection
 from logstream.observability import logger
 from logstream.own_groups import OwnGroups
 from logstream.retry import Backoff, Deadline
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 
     from logstream.aws.cloudwatch import BotoCloudWatchSource
     from logstream.backfill.service import BackfillService
+    from logstream.fleet.registry import SubscriptionRegistry
+    from logstream.fleet.service import FleetService
     from logstream.reconcile.service import Reconciler
     from logstream.schema.decisions import DecisionStore
     from logstream.schema.healer import SchemaHealer
@@ -131,6 +134,7 @@ def live_shipper() -> LiveShipper:
         checkpoints=checkpoint_store() if settings.state_table else None,
         on_live_batch=auto_backfill_hook(settings, backfill_service),
         own_log_groups=own_groups(),
+        selection=group_selection(),
     )
 
 
@@ -142,6 +146,64 @@ def _rescue_on_demand(rejected: Sequence[Rejection], deadline: Deadline) -> Deli
 def own_groups() -> OwnGroups:
     """logstream's own log groups, which are never shipped nor planned."""
     return OwnGroups.of_this_function(load_settings().own_log_group_prefixes)
+
+
+def group_selection() -> GroupSelection:
+    """Which log groups are shipped (LOG_GROUP_SELECTION and its lists; logstream.fleet)."""
+    return GroupSelection.from_settings(load_settings(), own_groups())
+
+
+@cache
+def subscription_registry() -> SubscriptionRegistry:
+    """Each group the subscriber handled, and its status (``fleet-groups`` items)."""
+    from logstream.fleet.registry import SubscriptionRegistry  # noqa: PLC0415 - see module imports
+
+    settings = load_settings()
+    if settings.state_table is None:
+        raise SettingsError({"STATE_TABLE": "is required to record subscriptions but not set"})
+    return SubscriptionRegistry(dynamodb_client(), settings.state_table)
+
+
+@cache
+def fleet_service() -> FleetService:
+    """The subscriber function's service: filters, registry, sweep cursor, backfill plans."""
+    from logstream.backfill.auto import AutoBackfill  # noqa: PLC0415 - see module imports
+    from logstream.fleet.cursor import SweepCursorStore  # noqa: PLC0415
+    from logstream.fleet.filters import SubscriptionFilters  # noqa: PLC0415
+    from logstream.fleet.service import FleetService  # noqa: PLC0415
+    from logstream.fleet.subscriber import FilterTarget, Subscriber  # noqa: PLC0415
+    from logstream.fleet.sweep import Sweeper  # noqa: PLC0415
+    from logstream.settings import SelectionMode  # noqa: PLC0415
+
+    settings = load_settings()
+    if settings.state_table is None:
+        raise SettingsError({"STATE_TABLE": "is required to record subscriptions but not set"})
+    target = None
+    if settings.log_group_selection is not SelectionMode.ACCOUNT:
+        if settings.subscription_destination_arn is None:
+            raise SettingsError(
+                {"SUBSCRIPTION_DESTINATION_ARN": "is required unless LOG_GROUP_SELECTION=account"}
+            )
+        target = FilterTarget(
+            name=settings.subscription_filter_name,
+            destination_arn=settings.subscription_destination_arn,
+            filter_pattern=settings.filter_pattern or "",
+            role_arn=settings.subscription_role_arn,
+        )
+    backfill = auto_backfill_hook(settings, backfill_service)
+    subscriber = Subscriber(
+        filters=SubscriptionFilters(
+            logs_client(), Backoff(settings.backoff_base_ms, settings.backoff_max_ms)
+        ),
+        registry=subscription_registry(),
+        selection=group_selection(),
+        target=target,
+        plan_backfill=backfill.plan_once if isinstance(backfill, AutoBackfill) else None,
+    )
+    # One group is a few calls, each bounded by BOTO_CALL_BOUND_SECS.
+    reserve = 2 * BOTO_CALL_BOUND_SECS
+    cursor = SweepCursorStore(dynamodb_client(), settings.state_table)
+    return FleetService(subscriber, Sweeper(subscriber, cursor, reserve_secs=reserve), reserve)
 
 
 @cache
@@ -281,6 +343,8 @@ def reset() -> None:
         live_shipper,
         cloudwatch_source,
         backfill_service,
+        subscription_registry,
+        fleet_service,
         reconciler,
         drift_decisions,
         drift_rescue,

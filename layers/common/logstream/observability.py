@@ -69,6 +69,20 @@ class Metric(StrEnum):
     QUARANTINE_REPLAYED = "QuarantineReplayed"  # parked documents now in their daily index
     QUARANTINE_STILL_REFUSED = "QuarantineStillRefused"  # parked documents left for a human
     INDICES_REBUILT = "IndicesRebuilt"  # daily indices recreated under decided mappings
+    # Fleet (logstream.fleet): one metric per subscriber outcome, and the decoder's selection
+    GROUPS_SUBSCRIBED = "GroupsSubscribed"  # logstream's filter put on a group
+    GROUPS_ALREADY_SUBSCRIBED = "GroupsAlreadySubscribed"  # its filter was there, as wanted
+    GROUPS_FILTER_UPDATED = "GroupsFilterUpdated"  # its filter was there, with another target
+    GROUPS_REFUSED_TWO_FILTERS = "GroupsRefusedTwoFilters"  # two foreign filters: not ours
+    GROUPS_UNDER_ACCOUNT_POLICY = "GroupsUnderAccountPolicy"  # account mode: recorded only
+    GROUPS_OWN_SKIPPED = "GroupsOwnSkipped"  # logstream's own groups (feedback loop)
+    GROUPS_EXCLUDED = "GroupsExcluded"  # EXCLUDED_LOG_GROUPS
+    GROUPS_NOT_SELECTED = "GroupsNotSelected"  # listed but outside the selection
+    GROUPS_GONE = "GroupsGone"  # deleted between listing and subscribing
+    GROUPS_FAILED = "GroupsFailed"  # CloudWatch refused a call for this group
+    LISTED_GROUPS_MISSING = "ListedGroupsMissing"  # list mode: a name no group has (yet)
+    SUBSCRIPTION_FILTERS_REMOVED = "SubscriptionFiltersRemoved"  # stack deletion
+    EVENTS_NOT_SELECTED = "EventsNotSelected"  # decoder: events of groups it must not ship
 
 
 def _metrics_disabled() -> bool:

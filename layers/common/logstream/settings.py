@@ -49,6 +49,21 @@ class AuthMode(StrEnum):
     API_KEY = "apikey"  # ES_API_KEY sent as `Authorization: ApiKey ...` (Elasticsearch)
 
 
+class SelectionMode(StrEnum):
+    """Which log groups logstream ships (LOG_GROUP_SELECTION; README "Choosing which groups")."""
+
+    LIST = "list"  # the exact names in LOG_GROUPS
+    PREFIXES = "prefixes"  # every group whose name starts with one of LOG_GROUP_PREFIXES
+    ACCOUNT = "account"  # an account-level filter policy; LOG_GROUP_PREFIXES narrows it
+
+
+class Transport(StrEnum):
+    """How subscription filters reach the decoder (TRANSPORT)."""
+
+    LAMBDA = "lambda"  # the filter invokes the decoder directly
+    KINESIS = "kinesis"  # a CloudWatch Logs destination backed by a Kinesis stream
+
+
 class EngineName(StrEnum):
     """Which search engine ES_HOST runs (ES_ENGINE); Serverless is implied by sigv4-aoss."""
 
@@ -98,6 +113,14 @@ class Settings:
     reconcile_insights: bool
     filter_pattern: str | None
     own_log_group_prefixes: tuple[str, ...] = ()
+    # Fleet scale (issue 11): which groups, and where the subscriber points their filters.
+    log_group_selection: SelectionMode = SelectionMode.LIST
+    log_group_prefixes: tuple[str, ...] = ()
+    excluded_log_groups: tuple[str, ...] = ()
+    subscription_filter_name: str = "logstream"
+    subscription_destination_arn: str | None = None
+    subscription_role_arn: str | None = None
+    transport: Transport = Transport.LAMBDA
 
     @property
     def alias(self) -> str:
@@ -172,12 +195,22 @@ class Settings:
             filter_pattern=reader.optional("FILTER_PATTERN"),
             # logstream's own groups (logstream.own_groups): never shipped nor planned.
             own_log_group_prefixes=reader.csv("LOGSTREAM_OWN_LOG_GROUP_PREFIXES"),
+            log_group_selection=reader.choice(
+                "LOG_GROUP_SELECTION", SelectionMode.LIST, SelectionMode
+            ),
+            log_group_prefixes=reader.csv("LOG_GROUP_PREFIXES"),
+            excluded_log_groups=reader.csv("EXCLUDED_LOG_GROUPS"),
+            subscription_filter_name=reader.text("SUBSCRIPTION_FILTER_NAME", "logstream"),
+            subscription_destination_arn=reader.optional("SUBSCRIPTION_DESTINATION_ARN"),
+            subscription_role_arn=reader.optional("SUBSCRIPTION_ROLE_ARN"),
+            transport=reader.choice("TRANSPORT", Transport.LAMBDA, Transport),
         )
         if settings.backoff_max_ms < settings.backoff_base_ms:
             reader.problems["BACKOFF_MAX_MS"] = (
                 f"{settings.backoff_max_ms} is below BACKOFF_BASE_MS={settings.backoff_base_ms}"
             )
         reader.problems.update(_auth_problems(settings))
+        reader.problems.update(_fleet_problems(settings))
         if reader.problems:
             raise SettingsError(reader.problems)
         return settings
@@ -198,6 +231,34 @@ def _auth_problems(settings: Settings) -> dict[str, str]:
     ):
         return {"ES_AUTH": f"{mode} is AWS's and means OpenSearch, not ES_ENGINE=elasticsearch"}
     return {}
+
+
+#: A CloudWatch subscription filter name: 1-512 characters, no ``:`` or ``*``.
+_FILTER_NAME: Final = re.compile(r"[^:*]{1,512}")
+
+
+def _fleet_problems(settings: Settings) -> dict[str, str]:
+    """The selection settings that cannot select anything, or name things CloudWatch refuses."""
+    problems: dict[str, str] = {}
+    if settings.log_group_selection is SelectionMode.PREFIXES and not settings.log_group_prefixes:
+        problems["LOG_GROUP_PREFIXES"] = (
+            "is required when LOG_GROUP_SELECTION=prefixes (e.g. /aws/lambda/,/ecs/)"
+        )
+    if any("*" in prefix for prefix in settings.log_group_prefixes):
+        problems["LOG_GROUP_PREFIXES"] = "takes plain name prefixes, without '*'"
+    if any("*" in name[:-1] or name == "*" for name in settings.excluded_log_groups):
+        problems["EXCLUDED_LOG_GROUPS"] = (
+            "takes exact names or prefixes ending in '*' (a lone '*' would exclude everything)"
+        )
+    if not _FILTER_NAME.fullmatch(settings.subscription_filter_name):
+        problems["SUBSCRIPTION_FILTER_NAME"] = "must be 1-512 characters without ':' or '*'"
+    for name, arn in (
+        ("SUBSCRIPTION_DESTINATION_ARN", settings.subscription_destination_arn),
+        ("SUBSCRIPTION_ROLE_ARN", settings.subscription_role_arn),
+    ):
+        if arn is not None and not arn.startswith("arn:"):
+            problems[name] = f"{arn!r} is not an ARN (arn:aws:...)"
+    return problems
 
 
 @cache

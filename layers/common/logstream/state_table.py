@@ -35,6 +35,16 @@ pk                         sk                      item
 ``drift#<group>``          ``field#<path>``        a schema decision for one field. Healer
                                                    writes; live rescue and healer read.
 ``drift``                  ``group#<group>``       the groups that have decisions. Healer.
+``fleet-groups``           ``group#<group>``       one group the subscriber handled: ``status``
+                                                   (subscribed / refused / account-policy /
+                                                   removed), ``reason``, ``filter_name``,
+                                                   ``destination_arn``, ``first_ms``,
+                                                   ``updated_ms``. fleet/registry.py writes;
+                                                   reconciliation, backfill, CLI read.
+``fleet-sweep``            ``cursor``              the sweep in progress: ``prefix_index``,
+                                                   ``next_token``, ``done_in_page``, counters;
+                                                   ``completed_ms`` of the last whole sweep.
+                                                   fleet/cursor.py.
 =========================  ======================  ==========================================
 """
 
@@ -117,6 +127,19 @@ def drift_decision_key(log_group: str, field_path: str) -> Key:
 
 def drift_group_key(log_group: str) -> Key:
     return key(DRIFT_GROUPS_PK, f"{DRIFT_GROUP_SK_PREFIX}{log_group}")
+
+
+FLEET_GROUPS_PK: Final = "fleet-groups"
+#: Sort-key prefix of the fleet group items, for ``begins_with`` queries.
+FLEET_GROUP_SK_PREFIX: Final = "group#"
+
+
+def fleet_group_key(log_group: str) -> Key:
+    return key(FLEET_GROUPS_PK, f"{FLEET_GROUP_SK_PREFIX}{log_group}")
+
+
+def fleet_sweep_key() -> Key:
+    return key("fleet-sweep", "cursor")
 
 
 def condition_failed(error: ClientError) -> bool:

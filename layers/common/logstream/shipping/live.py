@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from logstream.fleet.selection import GroupSelection
 from logstream.observability import Metric, count, logger
 from logstream.own_groups import OwnGroups
 from logstream.retry import Deadline
@@ -42,6 +43,7 @@ class LiveShipper:
         checkpoints: CheckpointStore | None,
         on_live_batch: LiveBatchHook | None = None,
         own_log_groups: OwnGroups | None = None,
+        selection: GroupSelection | None = None,
     ) -> None:
         self._shipper = shipper
         self._checkpoints = checkpoints
@@ -50,6 +52,8 @@ class LiveShipper:
         # invocation's log lines back into the next invocation, forever.
         self._own_log_groups = own_log_groups or OwnGroups()
         self._warned_feedback = False
+        # Account mode subscribes every group; the selection says which are shipped.
+        self._selection = selection
 
     def ship_event(self, event: Any, deadline: Deadline) -> ShipReport:
         """One Lambda event from a subscription filter; any other event is parked whole."""
@@ -69,6 +73,10 @@ class LiveShipper:
             return self._park_bad_payload(raw_data, error, deadline)
         if batch.log_group in self._own_log_groups:
             return self._refuse_feedback_loop(batch)
+        if self._selection is not None and (
+            refusal := self._selection.refuses_delivery(batch.log_group)
+        ):
+            return self._refuse_unselected(batch, refusal)
         if batch.is_control:
             count(Metric.CONTROL_MESSAGES)
             logger.info("control message acknowledged", extra={"log_group": batch.log_group})
@@ -119,6 +127,16 @@ class LiveShipper:
                 "Remove the subscription filter to stop the loop.",
                 extra={"log_group": batch.log_group},
             )
+        return ShipReport()
+
+    @staticmethod
+    def _refuse_unselected(batch: LogBatch, refusal: str) -> ShipReport:
+        """A batch of a group outside the selection: counted and logged, not an error."""
+        count(Metric.EVENTS_NOT_SELECTED, len(batch.events))
+        logger.info(
+            "batch of a group outside the selection skipped",
+            extra={"log_group": batch.log_group, "reason": refusal, "events": len(batch.events)},
+        )
         return ShipReport()
 
     @staticmethod

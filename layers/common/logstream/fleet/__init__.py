@@ -1,0 +1,1 @@
+"""Fleet scale: which log groups logstream ships, and the subscriber that subscribes them."""
