@@ -76,6 +76,7 @@ GLOBAL_ENVIRONMENT = {
     "ES_USER",
     "ES_PASS_SECRET_ARN",
     "INDEX_PREFIX",
+    "INDEX_LAYOUT",
     "BATCH_SIZE",
     "MAX_IN_FLIGHT",
     "HTTP_TIMEOUT_SECS",
@@ -898,6 +899,7 @@ def test_outputs(source: Json) -> None:
         "ClusterUser",
         "ClusterPasswordSecretArn",
         "IndexNamePrefix",
+        "IndexNameLayout",
         "ShippedLogGroups",
     }
 

@@ -116,6 +116,7 @@ def shipper() -> Shipper:
         Parking(bulk_sink(), settings.quarantine_index, rescue=_rescue_on_demand),
         index_prefix=settings.index_prefix,
         region=settings.aws_region,
+        layout=settings.index_layout,
         prepare=lambda deadline: ensure_templates(cluster(), settings, deadline),
     )
 
@@ -207,6 +208,7 @@ def reconciler() -> Reconciler:
             cluster(),
             alias=settings.alias,
             index_prefix=settings.index_prefix,
+            layout=settings.index_layout,
             backoff=backoff,
             timeout_secs=settings.http_timeout_secs,
         ),

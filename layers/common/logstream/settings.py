@@ -17,6 +17,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from logstream.errors import InputError
+from logstream.naming import IndexLayout
 
 #: Index-name characters OpenSearch refuses (besides uppercase).
 _ILLEGAL_INDEX_CHARS: Final = re.compile(r'[\\/*?"<>|,# :]')
@@ -98,6 +99,7 @@ class Settings:
     reconcile_insights: bool
     filter_pattern: str | None
     own_log_group_prefixes: tuple[str, ...] = ()
+    index_layout: IndexLayout = IndexLayout.GROUP_DAILY
 
     @property
     def alias(self) -> str:
@@ -172,6 +174,8 @@ class Settings:
             filter_pattern=reader.optional("FILTER_PATTERN"),
             # logstream's own groups (logstream.own_groups): never shipped nor planned.
             own_log_group_prefixes=reader.csv("LOGSTREAM_OWN_LOG_GROUP_PREFIXES"),
+            # group-daily: an index per group and day; shared-daily: one per day (naming.py).
+            index_layout=reader.choice("INDEX_LAYOUT", IndexLayout.GROUP_DAILY, IndexLayout),
         )
         if settings.backoff_max_ms < settings.backoff_base_ms:
             reader.problems["BACKOFF_MAX_MS"] = (
