@@ -254,6 +254,7 @@ def drift_rescue() -> DriftRescue:
         drift_decisions(),
         MappingSource(cluster()),
         depth_limit=load_settings().mapping_depth_limit,
+        layout=load_settings().index_layout,
     )
 
 
