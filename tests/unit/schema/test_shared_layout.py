@@ -14,6 +14,7 @@ from typing import Any, cast
 import orjson
 import pytest
 
+from logstream.cluster.opensearch import OPENSEARCH
 from logstream.naming import SHARED_SCOPE, IndexLayout, daily_index
 from logstream.retry import Deadline
 from logstream.schema.decisions import Decision, MemoryDecisionStore, Resolution
@@ -26,6 +27,8 @@ from logstream.schema.templates import (
     drift_group_part,
     drift_template,
     drift_template_name,
+    ensure_drift_template,
+    refresh_drift_templates,
 )
 from logstream.schema.transform import heal_source
 from logstream.settings import Settings
@@ -150,3 +153,39 @@ def test_the_live_rescue_applies_the_scopes_decisions_to_every_group(
         assert sink.sent[0].source == healed.source != document.source
     else:  # a group's own decisions only: the shared scope's are not its
         assert report.rejected == [refused] and sink.sent == []
+
+
+class _Templates:
+    capabilities = OPENSEARCH
+
+    def __init__(self) -> None:
+        self.installed: dict[str, dict[str, Any]] = {}
+
+    def index_templates(self, name: str, **_: object) -> dict[str, dict[str, Any]]:
+        return {n: t for n, t in self.installed.items() if fnmatch.fnmatchcase(n, name)}
+
+    def put_index_template(self, name: str, body: dict[str, Any], **_: object) -> None:
+        self.installed[name] = body
+
+
+def test_the_shared_drift_template_is_installed_and_follows_the_logs_template() -> None:
+    cluster = _Templates()
+    settings = _settings()
+    assert ensure_drift_template(cast(Any, cluster), settings, SHARED_SCOPE, {"json.a": "double"})
+    installed = cluster.installed["logs-drift_shared"]
+    assert (
+        installed["index_patterns"] == drift_template(settings, SHARED_PART, {})["index_patterns"]
+    )
+    # The logs template changed (more replicas): the shared drift template is rebuilt on it.
+    changed = Settings.from_env(
+        {
+            "AWS_REGION": "us-east-1",
+            "INDEX_PREFIX": "logs",
+            "INDEX_LAYOUT": SHARED.value,
+            "INDEX_REPLICAS": "2",
+        }
+    )
+    assert refresh_drift_templates(cast(Any, cluster), changed) == ["logs-drift_shared"]
+    index_settings = cluster.installed["logs-drift_shared"]["template"]["settings"]["index"]
+    assert index_settings["number_of_replicas"] == 2
+    assert cluster.installed["logs-drift_shared"]["_meta"]["drift_fields"] == {"json.a": "double"}
