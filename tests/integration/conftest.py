@@ -3,6 +3,11 @@
 Each test gets its own index prefix, so tests never see each other's indices,
 and the same DynamoDB state table in moto. The handlers come from the
 ``sam build`` output (see tests/support/lambda_harness.py).
+
+A deployment uses the ``group-daily`` index layout; a test marked
+``@pytest.mark.both_layouts`` runs once per layout (``index_layout``): the
+representative exactly-once, reconciliation and healing tests, not the whole
+suite, so CI time grows by those tests only.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import logstream
 from devstack.environment import local_function_env
 from devstack.moto_server import create_state_table
 from logstream import clients
+from logstream.naming import IndexLayout, daily_index
 from logstream.settings import Settings, load_settings
 from tests.conftest import ENGINES
 from tests.support.lambda_harness import BUILD_DIR, invoke
@@ -48,6 +54,12 @@ _BOTH_ENGINES: tuple[str, ...] = ("test_decoder.py", "backfill", "reconcile", "s
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "index_layout" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_layouts"
+    ):
+        metafunc.parametrize(
+            "index_layout", [layout.value for layout in IndexLayout], indirect=True
+        )
     if "cluster_engine" not in metafunc.fixturenames:
         return
     parts = metafunc.definition.path.relative_to(Path(__file__).parent).parts
@@ -60,6 +72,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in item.path.parents:
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def index_layout(request: pytest.FixtureRequest) -> IndexLayout:
+    """The deployment's INDEX_LAYOUT: group-daily, or each layout under ``both_layouts``."""
+    return IndexLayout(getattr(request, "param", IndexLayout.GROUP_DAILY.value))
 
 
 @pytest.fixture
@@ -93,6 +111,14 @@ class Deployment:
         """Invoke the built decoder function with one subscription event."""
         return invoke("DecoderFunction", event, timeout_seconds=timeout_seconds)
 
+    @property
+    def layout(self) -> IndexLayout:
+        return self.settings.index_layout
+
+    def daily_index(self, log_group: str, timestamp_ms: int) -> str:
+        """The daily index an event of ``log_group`` lands in, in this deployment's layout."""
+        return daily_index(self.settings.index_prefix, log_group, timestamp_ms, self.layout)
+
     def refresh(self) -> None:
         self.search.indices.refresh(index=f"{self.settings.index_prefix}-*")
 
@@ -115,12 +141,13 @@ class Deployment:
 
 
 @pytest.fixture
-def deployment(
+def deployment(  # noqa: PLR0917 - pytest passes fixtures by name
     monkeypatch: pytest.MonkeyPatch,
     cluster_engine: str,
     cluster_url: str,
     aws_env: dict[str, str],
     state_table: str,
+    index_layout: IndexLayout,
 ) -> Iterator[Deployment]:
     yield from _deployment(
         monkeypatch,
@@ -129,6 +156,7 @@ def deployment(
         cluster_url=cluster_url,
         aws_env=aws_env,
         state_table=state_table,
+        layout=index_layout,
     )
 
 
@@ -160,6 +188,7 @@ def _deployment(
     cluster_url: str,
     aws_env: dict[str, str],
     state_table: str,
+    layout: IndexLayout = IndexLayout.GROUP_DAILY,
 ) -> Iterator[Deployment]:
     prefix = f"it{uuid.uuid4().hex[:10]}"
     env = local_function_env(
@@ -174,6 +203,7 @@ def _deployment(
         BACKFILL_DAYS="0",
         POWERTOOLS_METRICS_NAMESPACE="LogstreamTest",
         POWERTOOLS_LOG_LEVEL="WARNING",
+        INDEX_LAYOUT=layout.value,
     )
     for name, value in env.items():
         monkeypatch.setenv(name, value)

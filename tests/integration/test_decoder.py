@@ -15,7 +15,7 @@ import pytest
 from devstack.cloudwatch import put_events, read_events, subscription_deliveries
 from devstack.payloads import encode_data, make_events, subscription_payload
 from logstream import clients
-from logstream.naming import daily_index
+from logstream.naming import IndexLayout, daily_index
 from logstream.retry import Deadline
 from logstream.shipping.documents import MAX_MESSAGE_BYTES, Document
 from logstream.shipping.service import DeliveryIncomplete
@@ -54,7 +54,7 @@ def _expected_counts(
     expected: Counter[str] = Counter()
     for group, events in written.items():
         for event in events:
-            expected[daily_index(deployment.settings.index_prefix, group, event["timestamp"])] += 1
+            expected[deployment.daily_index(group, event["timestamp"])] += 1
     return expected
 
 
@@ -68,6 +68,7 @@ def _ship_all(
     ]
 
 
+@pytest.mark.both_layouts
 def test_ten_thousand_events_land_exactly_once_and_a_replay_adds_nothing(
     deployment: Deployment,
 ) -> None:
@@ -75,6 +76,9 @@ def test_ten_thousand_events_land_exactly_once_and_a_replay_adds_nothing(
     assert sum(len(v) for v in written.values()) == 10_000
     expected = _expected_counts(deployment, written)
     assert len({index.rsplit("-", 1)[1] for index in expected}) == 2  # two UTC days
+    # group-daily: an index per group and day; shared-daily: one per day for all groups.
+    per_day = 1 if deployment.layout is IndexLayout.SHARED_DAILY else len(GROUPS)
+    assert len(expected) == 2 * per_day
 
     reports = _ship_all(deployment, written)
     assert sum(r["delivered"] for r in reports) == 10_000
@@ -85,6 +89,10 @@ def test_ten_thousand_events_land_exactly_once_and_a_replay_adds_nothing(
     assert sum(r["duplicates"] for r in replay) == 10_000
     assert deployment.counts_by_index() == dict(expected)
     assert deployment.quarantine() == []
+    for group, events in written.items():  # each group's documents, told apart by log_group
+        assert deployment.search.count(
+            index=deployment.settings.alias, body={"query": {"term": {"log_group": group}}}
+        )["count"] == len(events)
 
 
 def test_documents_carry_the_envelope_and_typed_fields(deployment: Deployment) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from logstream.naming import IndexLayout
 from logstream.settings import AuthMode, Settings, SettingsError
 
 BASE = {"AWS_REGION": "eu-west-1"}
@@ -21,6 +22,12 @@ def test_defaults_follow_the_original_readme() -> None:
     assert settings.auth_mode is AuthMode.BASIC
     assert settings.tls_verify is True
     assert settings.index_shards == 1
+    assert settings.index_layout is IndexLayout.GROUP_DAILY
+
+
+def test_the_index_layout_is_read_case_insensitively() -> None:
+    settings = Settings.from_env({**BASE, "INDEX_LAYOUT": "Shared-Daily"})
+    assert settings.index_layout is IndexLayout.SHARED_DAILY
 
 
 def test_log_groups_are_split_and_trimmed() -> None:
@@ -40,6 +47,7 @@ def test_log_groups_are_split_and_trimmed() -> None:
         ("INDEX_PREFIX", "_logs", "must not start with"),
         ("ES_AUTH", "kerberos", "is not one of"),
         ("ES_TLS_VERIFY", "maybe", "not a boolean"),
+        ("INDEX_LAYOUT", "daily", "is not one of group-daily, shared-daily"),
     ],
 )
 def test_a_bad_value_names_the_variable(name: str, value: str, fragment: str) -> None:

@@ -39,6 +39,7 @@ from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
 from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.translator.transform import transform
 
+from logstream.naming import IndexLayout
 from logstream.observability import Metric
 from logstream.settings import Settings
 from tests.support.cfn_values import Deployment
@@ -77,6 +78,7 @@ GLOBAL_ENVIRONMENT = {
     "ES_USER",
     "ES_PASS_SECRET_ARN",
     "INDEX_PREFIX",
+    "INDEX_LAYOUT",
     "BATCH_SIZE",
     "MAX_IN_FLIGHT",
     "HTTP_TIMEOUT_SECS",
@@ -414,6 +416,24 @@ def test_globals_hold_runtime_architecture_layer_and_environment(source: Json) -
         overrides = function["Properties"]
         assert "Runtime" not in overrides
         assert "Architectures" not in overrides
+
+
+def test_the_index_layout_parameter_offers_exactly_the_layouts_settings_accepts(
+    source: Json,
+) -> None:
+    parameter = source["Parameters"]["IndexLayout"]
+    assert parameter["AllowedValues"] == [layout.value for layout in IndexLayout]
+    assert (
+        parameter["Default"]
+        == IndexLayout.GROUP_DAILY.value
+        == Settings.from_env({"AWS_REGION": "us-east-1"}).index_layout
+    )
+    for layout in parameter["AllowedValues"]:
+        env = {"AWS_REGION": "us-east-1", "INDEX_LAYOUT": layout}
+        assert Settings.from_env(env).index_layout.value == layout
+    variables = source["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["INDEX_LAYOUT"] == {"Ref": "IndexLayout"}
+    assert source["Outputs"]["IndexNameLayout"]["Value"] == {"Ref": "IndexLayout"}
 
 
 def test_environment_names_are_the_ones_settings_reads() -> None:
@@ -1052,6 +1072,7 @@ def test_outputs(source: Json) -> None:
         "ClusterUser",
         "ClusterPasswordSecretArn",
         "IndexNamePrefix",
+        "IndexNameLayout",
         "ShippedLogGroups",
         "GroupSelection",
         "GroupPrefixes",

@@ -119,6 +119,7 @@ def shipper() -> Shipper:
         Parking(bulk_sink(), settings.quarantine_index, rescue=_rescue_on_demand),
         index_prefix=settings.index_prefix,
         region=settings.aws_region,
+        layout=settings.index_layout,
         prepare=lambda deadline: ensure_templates(cluster(), settings, deadline),
     )
 
@@ -269,6 +270,7 @@ def reconciler() -> Reconciler:
             cluster(),
             alias=settings.alias,
             index_prefix=settings.index_prefix,
+            layout=settings.index_layout,
             backoff=backoff,
             timeout_secs=settings.http_timeout_secs,
         ),
@@ -314,6 +316,7 @@ def drift_rescue() -> DriftRescue:
         drift_decisions(),
         MappingSource(cluster()),
         depth_limit=load_settings().mapping_depth_limit,
+        layout=load_settings().index_layout,
     )
 
 

@@ -1,6 +1,14 @@
 """Index names and document ids: the two keys every path must agree on.
 
-Index naming rule (``${INDEX_PREFIX}-{group}-{YYYY.MM.DD}``, UTC day of the event):
+Two layouts (``INDEX_LAYOUT``, :class:`IndexLayout`) place a document by its
+group and the UTC day of its event:
+
+- ``group-daily`` (the default, the original contract):
+  ``${INDEX_PREFIX}-{group}-{YYYY.MM.DD}``, one index per group and day;
+- ``shared-daily``: ``${INDEX_PREFIX}-{YYYY.MM.DD}``, every group in one index
+  per day, told apart by the ``log_group`` keyword every document carries.
+
+Group part of a ``group-daily`` index name:
 
 1. The log group name is lowercased and every run of characters outside
    ``[a-z0-9]`` becomes one ``-``; leading and trailing ``-`` are trimmed.
@@ -24,14 +32,30 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime
+from enum import StrEnum
 from functools import lru_cache
 from typing import Final
+
+
+class IndexLayout(StrEnum):
+    """How documents are spread over daily indices (``INDEX_LAYOUT``)."""
+
+    GROUP_DAILY = "group-daily"  # ${INDEX_PREFIX}-{group}-{YYYY.MM.DD}
+    SHARED_DAILY = "shared-daily"  # ${INDEX_PREFIX}-{YYYY.MM.DD}, groups told apart by log_group
+
+
+#: The schema scope every group shares in ``shared-daily`` (its indices hold one mapping
+#: for all groups). No log group name can hold parentheses, so it is never a group's.
+SHARED_SCOPE: Final = "(shared-daily)"
 
 _NOT_SLUG: Final = re.compile(r"[^a-z0-9]+")
 _HASH_HEX_DIGITS: Final = 10
 _MAX_INDEX_BYTES: Final = 255
 _DAY_MS: Final = 86_400_000
 _DATE_SUFFIX_LEN: Final = len("-YYYY.MM.DD")
+_DAY: Final = r"\d{4}\.\d{2}\.\d{2}"
+#: A group part as :func:`group_index_part` makes it: an exact slug, or a slug and a hash.
+_GROUP_PART: Final = rf"[a-z0-9]+(?:-[a-z0-9]+)*(?:_[0-9a-f]{{{_HASH_HEX_DIGITS}}})?"
 
 
 @lru_cache(maxsize=4096)
@@ -72,9 +96,73 @@ def _day_suffix_of_day(day_number: int) -> str:
     return datetime.fromtimestamp(day_number * 86_400, tz=UTC).strftime("%Y.%m.%d")
 
 
-def daily_index(prefix: str, log_group: str, timestamp_ms: int) -> str:
+def daily_index(
+    prefix: str,
+    log_group: str,
+    timestamp_ms: int,
+    layout: IndexLayout = IndexLayout.GROUP_DAILY,
+) -> str:
     """The index a document of ``log_group`` at ``timestamp_ms`` belongs in."""
-    return index_prefix_for_group(prefix, log_group) + day_suffix(timestamp_ms)
+    return daily_index_head(prefix, log_group, layout) + day_suffix(timestamp_ms)
+
+
+def daily_index_head(
+    prefix: str, log_group: str, layout: IndexLayout = IndexLayout.GROUP_DAILY
+) -> str:
+    """What every daily index holding ``log_group``'s documents starts with; the day follows."""
+    if layout is IndexLayout.SHARED_DAILY:
+        return f"{prefix}-"
+    return index_prefix_for_group(prefix, log_group)
+
+
+def group_indices_pattern(
+    prefix: str, log_group: str, layout: IndexLayout = IndexLayout.GROUP_DAILY
+) -> str:
+    """A wildcard over every index that may hold ``log_group``'s documents.
+
+    A superset: in ``group-daily`` it also matches a group whose part extends
+    this one's, in ``shared-daily`` every index of the prefix. Pick names with
+    :func:`is_daily_index` and documents with a ``log_group`` term.
+    """
+    return daily_index_head(prefix, log_group, layout) + "*"
+
+
+def deployment_pattern(prefix: str) -> str:
+    """A wildcard over every daily index of the deployment (and more: filter the names)."""
+    return f"{prefix}-*"
+
+
+def is_daily_index(
+    prefix: str,
+    name: str,
+    layout: IndexLayout = IndexLayout.GROUP_DAILY,
+    log_group: str | None = None,
+) -> bool:
+    """True when ``name`` has the exact shape of one of the deployment's daily indices.
+
+    With ``log_group``: one that holds that group's documents. The shape alone
+    cannot tell a neighbouring deployment whose prefix extends this one
+    (``logs`` vs ``logs-a``) in ``group-daily``; an ownership marker must.
+    """
+    if log_group is not None:
+        head = daily_index_head(prefix, log_group, layout)
+        return name.startswith(head) and re.fullmatch(_DAY, name[len(head) :]) is not None
+    part = "" if layout is IndexLayout.SHARED_DAILY else f"{_GROUP_PART}-"
+    return re.fullmatch(rf"{re.escape(prefix)}-{part}{_DAY}", name) is not None
+
+
+def index_day(name: str) -> str:
+    """The ``YYYY.MM.DD`` a daily index name ends in."""
+    return name[-len("YYYY.MM.DD") :]
+
+
+def schema_scope(log_group: str, layout: IndexLayout = IndexLayout.GROUP_DAILY) -> str:
+    """Whose indices share one mapping: the group's own, or every group's (:data:`SHARED_SCOPE`).
+
+    Drift decisions and drift templates are kept per scope, so in ``shared-daily``
+    two groups that disagree on a field's type are decided like one group that drifts.
+    """
+    return SHARED_SCOPE if layout is IndexLayout.SHARED_DAILY else log_group
 
 
 def document_id(event_id: str) -> str:

@@ -17,6 +17,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from logstream.errors import InputError
+from logstream.naming import IndexLayout
 
 #: Index-name characters OpenSearch refuses (besides uppercase).
 _ILLEGAL_INDEX_CHARS: Final = re.compile(r'[\\/*?"<>|,# :]')
@@ -121,6 +122,7 @@ class Settings:
     subscription_destination_arn: str | None = None
     subscription_role_arn: str | None = None
     transport: Transport = Transport.LAMBDA
+    index_layout: IndexLayout = IndexLayout.GROUP_DAILY
 
     @property
     def alias(self) -> str:
@@ -204,6 +206,8 @@ class Settings:
             subscription_destination_arn=reader.optional("SUBSCRIPTION_DESTINATION_ARN"),
             subscription_role_arn=reader.optional("SUBSCRIPTION_ROLE_ARN"),
             transport=reader.choice("TRANSPORT", Transport.LAMBDA, Transport),
+            # group-daily: an index per group and day; shared-daily: one per day (naming.py).
+            index_layout=reader.choice("INDEX_LAYOUT", IndexLayout.GROUP_DAILY, IndexLayout),
         )
         if settings.backoff_max_ms < settings.backoff_base_ms:
             reader.problems["BACKOFF_MAX_MS"] = (

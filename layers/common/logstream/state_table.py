@@ -33,7 +33,9 @@ pk                         sk                      item
 ``reconcile-report#<g>``   ``<run start iso>``     one run's report for a group (30-day TTL).
                                                    Reconciler writes; CLI reads.
 ``drift#<group>``          ``field#<path>``        a schema decision for one field. Healer
-                                                   writes; live rescue and healer read.
+                                                   writes; live rescue and healer read. The
+                                                   group is the schema scope: ``(shared-daily)``
+                                                   for every group in that layout (naming.py).
 ``drift``                  ``group#<group>``       the groups that have decisions. Healer.
 ``fleet-groups``           ``group#<group>``       one group the subscriber handled: ``status``
                                                    (subscribed / refused / account-policy /

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -141,6 +142,7 @@ def test_a_forced_stop_and_a_crash_resume_and_land_every_event_exactly_once(
     print(f"\nbackfill: {total} events, {shipped} shipped (replays included), {rate:.0f} events/s")
 
 
+@pytest.mark.both_layouts
 def test_running_twice_and_overlapping_the_live_stream_leaves_the_source_count(
     deployment: Deployment, backfill_env: None
 ) -> None:
@@ -165,6 +167,9 @@ def test_running_twice_and_overlapping_the_live_stream_leaves_the_source_count(
     assert reports[0]["delivered"] == total - live
     assert reports[1]["delivered"] == 0
     assert reports[1]["duplicates"] == total
+    # Backfill wrote into the same daily indices as the live path, in the layout's shape.
+    expected = Counter(deployment.daily_index(groups[0], e["timestamp"]) for e in events)
+    assert deployment.counts_by_index() == dict(expected)
 
 
 def test_two_concurrent_workers_never_process_the_same_chunk(

@@ -53,6 +53,7 @@ def create_stack(deployment: Deployment, *, outputs: dict[str, object] | None = 
             "ClusterEndpoint": settings.es_host,
             "ClusterAuthMode": settings.auth_mode.value,
             "IndexNamePrefix": settings.index_prefix,
+            "IndexNameLayout": settings.index_layout.value,
             "ShippedLogGroups": ",".join(settings.log_groups) or "none",
             "DecoderFailureQueueUrl": {"Ref": "DecoderFailureQueue"},
         }

@@ -19,6 +19,7 @@ import pytest
 from devstack.cloudwatch import put_events, read_events, subscription_deliveries
 from devstack.payloads import make_events
 from logstream import clients
+from logstream.naming import IndexLayout
 from logstream.reconcile.report import ReconcileFailed
 from tests.integration.conftest import Deployment
 from tests.support.lambda_harness import invoke
@@ -263,3 +264,37 @@ def test_a_repair_the_cluster_refuses_leaves_the_gap_open_and_the_watermark(
     healed = invoke("ReconcileFunction", SCHEDULED, timeout_seconds=120)["groups"][0]
     assert healed["status"] == "repaired" and healed["events_reshipped"] == 1
     assert victim["eventId"] in _index_ids(deployment, GROUP)
+
+
+@pytest.mark.both_layouts
+def test_gaps_of_one_group_are_repaired_exactly_beside_a_clean_group(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In shared-daily both groups share each daily index: counts, narrowing and the
+    repair must still be per group (a term on log_group), never per index."""
+    holed, clean = "/app/holed", "/app/clean"
+    _configure(monkeypatch, [holed, clean])
+    written = _seed(deployment, holed, 3_000, 3 * HOUR)
+    neighbour = _seed(deployment, clean, 3_000, 3 * HOUR)
+    holed_indices = {deployment.daily_index(holed, e["timestamp"]) for e in written}
+    clean_indices = {deployment.daily_index(clean, e["timestamp"]) for e in neighbour}
+    shares = bool(holed_indices & clean_indices)
+    assert shares is (deployment.layout is IndexLayout.SHARED_DAILY)
+    source_ids = {e["eventId"] for e in written}
+    victims = random.Random(12).sample(written, 25)
+    _delete(deployment, holed, [e["eventId"] for e in victims], (0, 1))
+    assert _index_ids(deployment, holed) == source_ids - {e["eventId"] for e in victims}
+
+    result = invoke("ReconcileFunction", SCHEDULED, timeout_seconds=300)
+    by_group = {g["log_group"]: g for g in result["groups"]}
+    assert by_group[holed]["status"] == "repaired", by_group[holed]
+    assert by_group[holed]["events_missing"] == by_group[holed]["events_reshipped"] == 25
+    assert by_group[clean]["status"] == "clean", by_group[clean]
+    assert by_group[clean]["events_reshipped"] == 0
+    assert by_group[clean]["events_in_index"] == by_group[clean]["events_in_source"] == 3_000
+    assert _index_ids(deployment, holed) == source_ids
+    assert _index_ids(deployment, clean) == {e["eventId"] for e in neighbour}
+    for event in victims:  # back in the daily index of the deployment's layout
+        assert deployment.search.exists(
+            index=deployment.daily_index(holed, event["timestamp"]), id=event["eventId"]
+        )

@@ -13,7 +13,7 @@ import pytest
 
 from devstack.payloads import subscription_payload
 from logstream import clients
-from logstream.naming import daily_index, index_pattern_for_group
+from logstream.naming import IndexLayout, index_pattern_for_group, schema_scope
 from tests.integration.conftest import Deployment
 from tests.support.lambda_harness import invoke
 
@@ -72,23 +72,31 @@ def _heal(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _conflicts(deployment: Deployment) -> dict[str, list[str]]:
-    pattern = index_pattern_for_group(deployment.settings.index_prefix, GROUP)
+    """Fields the group's indices (every daily index in shared-daily) map with two types."""
+    pattern = (
+        deployment.settings.alias
+        if deployment.layout is IndexLayout.SHARED_DAILY
+        else index_pattern_for_group(deployment.settings.index_prefix, GROUP)
+    )
     caps = deployment.search.field_caps(index=pattern, fields="json.*")["fields"]
     return {name: sorted(types) for name, types in caps.items() if len(types) > 1}
 
 
-def _decisions(deployment: Deployment) -> dict[str, dict[str, Any]]:
+def _decisions(deployment: Deployment, group: str = GROUP) -> dict[str, dict[str, Any]]:
+    """The decisions of ``group``'s schema scope (the shared one in shared-daily)."""
+    scope = schema_scope(group, deployment.layout)
     items = deployment.dynamodb.query(
         TableName=str(deployment.settings.state_table),
         KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"drift#{GROUP}"}},
+        ExpressionAttributeValues={":pk": {"S": f"drift#{scope}"}},
     )["Items"]
     return {item["field"]["S"]: item for item in items}
 
 
-def _expected(deployment: Deployment, events: list[dict[str, Any]]) -> Counter[str]:
-    prefix = deployment.settings.index_prefix
-    return Counter(daily_index(prefix, GROUP, e["timestamp"]) for e in events)
+def _expected(
+    deployment: Deployment, events: list[dict[str, Any]], group: str = GROUP
+) -> Counter[str]:
+    return Counter(deployment.daily_index(group, e["timestamp"]) for e in events)
 
 
 @pytest.fixture
@@ -107,6 +115,7 @@ _TYPE_CONFLICT_ERROR = {
 }
 
 
+@pytest.mark.both_layouts
 def test_drift_is_healed_without_losing_a_document(capped: Deployment) -> None:
     deployment = capped
     batches = _stream()
@@ -173,9 +182,9 @@ def test_drift_is_healed_without_losing_a_document(capped: Deployment) -> None:
 
     # Every event is searchable in its own daily index under its own _id.
     for event in source:
-        index = daily_index(deployment.settings.index_prefix, GROUP, event["timestamp"])
+        index = deployment.daily_index(GROUP, event["timestamp"])
         assert deployment.search.exists(index=index, id=event["id"])
-    day1_index = daily_index(deployment.settings.index_prefix, GROUP, DAY1)
+    day1_index = deployment.daily_index(GROUP, DAY1)
     status_ok = deployment.search.get(index=day1_index, id=source[2]["id"])
     assert status_ok["_source"]["json"] == {"status_string": "OK", "level": "warn"}
 

@@ -17,6 +17,7 @@ def test_outputs_map_to_the_functions_variables_and_empty_ones_are_left_out() ->
             "StateTableName": "t",
             "ClusterEndpoint": "https://search.example",
             "IndexNamePrefix": "logs",
+            "IndexNameLayout": "shared-daily",
             "ClusterPasswordSecretArn": "",
             "DecoderFailureQueueUrl": "https://sqs/q",
             "CommonLayerArn": "arn:layer",
@@ -26,6 +27,7 @@ def test_outputs_map_to_the_functions_variables_and_empty_ones_are_left_out() ->
         "STATE_TABLE": "t",
         "ES_HOST": "https://search.example",
         "INDEX_PREFIX": "logs",
+        "INDEX_LAYOUT": "shared-daily",
         "FAILURE_QUEUE_URL": "https://sqs/q",
     }
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from logstream.cluster.opensearch import OPENSEARCH, OPENSEARCH_SERVERLESS
 from logstream.cluster.port import Capabilities
+from logstream.naming import IndexLayout, index_pattern_for_group
 from logstream.reconcile.index_counts import NO_REFRESH_WAIT_SECS, ClusterIndexCounter
 from logstream.reconcile.window import Window
 from logstream.retry import Backoff
@@ -67,3 +68,33 @@ def test_without_client_ids_events_are_matched_by_event_id() -> None:
     without_ids = _counter(_Cluster(no_ids, hits), []).ids("g", window)
     assert with_ids == {"engine-made-1", "engine-made-2"}
     assert without_ids == {"evt-1", "evt-2"}
+
+
+def test_a_refresh_covers_the_groups_indices_in_either_layout() -> None:
+    group_daily, shared_daily = _Cluster(OPENSEARCH, []), _Cluster(OPENSEARCH, [])
+    _counter(group_daily, []).refresh("orders")
+    ClusterIndexCounter(
+        shared_daily,  # type: ignore[arg-type]
+        alias="logs-all",
+        index_prefix="logs",
+        layout=IndexLayout.SHARED_DAILY,
+        backoff=Backoff(1, 2, sleep=lambda _: None),
+    ).refresh("orders")
+    assert group_daily.refreshed == [index_pattern_for_group("logs", "orders")]
+    assert shared_daily.refreshed == ["logs-all"]  # every daily index holds every group
+
+
+def test_counts_and_ids_always_filter_on_the_exact_group() -> None:
+    seen: list[Mapping[str, Any]] = []
+
+    class _Recording(_Cluster):
+        def search(self, index: str, body: Mapping[str, Any], *, timeout: float = 30.0) -> Any:
+            seen.append(body)
+            assert index == "logs-all"
+            return {"hits": {"hits": []}}
+
+    counter = _counter(_Recording(OPENSEARCH, []), [])
+    counter.counts("/ecs/web", Window(0, 1000), 100)
+    counter.ids("/ecs/web", Window(0, 1000))
+    for body in seen:
+        assert {"term": {"log_group": "/ecs/web"}} in body["query"]["bool"]["filter"]

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from logstream.clients import schema_healer
+from logstream.naming import SHARED_SCOPE
 from logstream.retry import Deadline
 
 
@@ -47,8 +48,10 @@ def _report(args: argparse.Namespace) -> int:
 
 def _scan(args: argparse.Namespace) -> int:
     healer = schema_healer()
-    scans = [healer.scan(g).as_dict() for g in args.groups or healer.groups_to_heal()]
+    chosen = args.groups or healer.groups_to_heal()
+    scans = [healer.scan(scope).as_dict() for scope in healer.scopes(chosen)]
     waiting = healer.quarantine_counts()
+    waiting[SHARED_SCOPE] = sum(waiting.values())  # the shared scope holds every group's
     if args.json:
         print(json.dumps({"scans": scans, "quarantined": waiting}, indent=2))
         return 0

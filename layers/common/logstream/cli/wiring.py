@@ -77,4 +77,5 @@ def failure_replay(queue_url: str | None) -> FailureReplay:
 def tail(log_group: str) -> Tail:
     from logstream.operations.tail import Tail  # noqa: PLC0415 - same
 
-    return Tail(clients.cluster(), load_settings().index_prefix, log_group)
+    settings = load_settings()
+    return Tail(clients.cluster(), settings.index_prefix, log_group, settings.index_layout)

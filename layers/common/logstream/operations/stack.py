@@ -28,6 +28,7 @@ OUTPUT_SETTINGS: Final[Mapping[str, str]] = {
     "ClusterUser": "ES_USER",
     "ClusterPasswordSecretArn": "ES_PASS_SECRET_ARN",
     "IndexNamePrefix": "INDEX_PREFIX",
+    "IndexNameLayout": "INDEX_LAYOUT",
     "ShippedLogGroups": "LOG_GROUPS",
     "GroupSelection": "LOG_GROUP_SELECTION",
     "GroupPrefixes": "LOG_GROUP_PREFIXES",

@@ -1,8 +1,9 @@
 """Follow a log group's documents as they are indexed, like ``sam logs --tail``.
 
-Each poll asks the group's daily indices for documents at or after the newest
-event time seen so far, in event-time order, and skips the ones already
-returned. Events that arrive much later than newer ones (a late stream) are
+Each poll asks the group's daily indices (in ``shared-daily``, the alias over
+every daily index) for the group's documents, by a ``log_group`` term, at or
+after the newest event time seen so far, in event-time order, and skips the
+ones already returned. Events that arrive much later than newer ones (a late stream) are
 not shown: reconciliation, not tail, proves completeness.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from logstream.cluster.port import Cluster
-from logstream.naming import index_pattern_for_group
+from logstream.naming import IndexLayout, index_pattern_for_group
 from logstream.times import iso
 
 #: Documents one poll returns at most.
@@ -41,9 +42,20 @@ class TailLine:
 class Tail:
     """The newest documents of one group, then whatever came after them."""
 
-    def __init__(self, cluster: Cluster, index_prefix: str, log_group: str) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        index_prefix: str,
+        log_group: str,
+        layout: IndexLayout = IndexLayout.GROUP_DAILY,
+    ) -> None:
         self._cluster = cluster
-        self._pattern = index_pattern_for_group(index_prefix, log_group)
+        self._log_group = log_group
+        self._pattern = (
+            f"{index_prefix}-all"  # the alias: every daily index, each holding every group
+            if layout is IndexLayout.SHARED_DAILY
+            else index_pattern_for_group(index_prefix, log_group)
+        )
         self._cursor: int | None = None
         self._at_cursor: set[str] = set()
 
@@ -81,11 +93,13 @@ class Tail:
         self._at_cursor |= {line.doc_id for line in lines if line.timestamp == newest}
 
     def _search(self, query: Mapping[str, Any], order: str, size: int) -> list[TailLine]:
+        # The pattern can match other groups' indices (a longer name; shared-daily): the term.
+        only_group = {"bool": {"filter": [query, {"term": {"log_group": self._log_group}}]}}
         hits = self._cluster.search(
             self._pattern,
             body={
                 "size": size,
-                "query": query,
+                "query": only_group,
                 "sort": [{"@timestamp": order}, {"event_id": order}],
                 "_source": ["@timestamp", "log_stream", "message"],
             },

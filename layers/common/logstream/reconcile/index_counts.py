@@ -2,8 +2,10 @@
 
 Every query goes to the alias ``${INDEX_PREFIX}-all`` and is filtered on the
 exact ``log_group`` keyword and a half-open ``@timestamp`` range, never on an
-index name alone (two groups may share sanitized names' look-alikes, and the
-alias is what users search).
+index name alone (two groups may share sanitized names' look-alikes, the
+alias is what users search, and in the ``shared-daily`` layout every group
+of a day shares one index), so counts and histograms are per group in both
+layouts.
 
 Two engine capabilities matter here. Without ``_refresh`` (OpenSearch
 Serverless) a count after a reship waits :data:`NO_REFRESH_WAIT_SECS` for the
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from logstream.cluster.port import Cluster, ClusterError
-from logstream.naming import document_id, index_pattern_for_group
+from logstream.naming import IndexLayout, document_id, index_pattern_for_group
 from logstream.reconcile.ports import IndexUnavailable
 from logstream.reconcile.window import Window
 from logstream.retry import Backoff, Deadline
@@ -42,6 +44,7 @@ class ClusterIndexCounter:
         alias: str,
         index_prefix: str,
         backoff: Backoff,
+        layout: IndexLayout = IndexLayout.GROUP_DAILY,
         timeout_secs: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -49,6 +52,7 @@ class ClusterIndexCounter:
         self._sleep = sleep
         self._alias = alias
         self._prefix = index_prefix
+        self._layout = layout
         self._backoff = backoff
         self._timeout = timeout_secs
         self.queries = 0
@@ -124,10 +128,14 @@ class ClusterIndexCounter:
             self._sleep(min(NO_REFRESH_WAIT_SECS, self._timeout))
             return
         self._with_retries(
-            lambda: self._cluster.refresh(
-                index_pattern_for_group(self._prefix, log_group), timeout=self._timeout
-            )
+            lambda: self._cluster.refresh(self._indices_of(log_group), timeout=self._timeout)
         )
+
+    def _indices_of(self, log_group: str) -> str:
+        """The group's own daily indices, or (``shared-daily``) every daily index: the alias."""
+        if self._layout is IndexLayout.SHARED_DAILY:
+            return self._alias
+        return index_pattern_for_group(self._prefix, log_group)
 
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
         self.queries += 1

@@ -8,6 +8,14 @@ replay the group's quarantined documents into their original index under
 their original ``_id`` (:mod:`~logstream.schema.replay`), and report
 (:mod:`~logstream.schema.report`). Running it again changes nothing once a
 group is healed.
+
+It works per schema scope (:func:`logstream.naming.schema_scope`): in
+``group-daily`` a scope is one group; in ``shared-daily`` every group shares
+one scope, :data:`~logstream.naming.SHARED_SCOPE`, because a day's groups
+share one index and its mapping. Then the scan covers the shared daily
+indices, the decisions and the drift template are the scope's, and the
+replay takes the parked documents of every group asked for. So two groups
+that disagree on a field's type are healed like one group that drifts.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from operator import attrgetter
 from typing import Any, Final
 
 from logstream.cluster.port import Cluster
+from logstream.naming import SHARED_SCOPE, schema_scope
 from logstream.observability import Metric, count, logger
 from logstream.retry import Deadline
 from logstream.schema.decisions import DecisionStore, GroupDecisions
@@ -68,16 +77,27 @@ class SchemaHealer:
         found |= set(self.quarantine_counts())
         return sorted(found)
 
+    def scopes(self, groups: Iterable[str]) -> dict[str, list[str]]:
+        """Each schema scope of ``groups``, with the groups in it (the shared scope's key
+        alone stands for no group: it heals indices and decisions, no parked documents)."""
+        layout = self._settings.index_layout
+        found: dict[str, list[str]] = {}
+        for group in groups:
+            members = found.setdefault(schema_scope(group, layout), [])
+            if group != SHARED_SCOPE:
+                members.append(group)
+        return found
+
     def heal(self, groups: Sequence[str], deadline: Deadline) -> HealReport:
         started = time.perf_counter()
         report = HealReport()
-        for group in groups:
-            heal = GroupHeal(group)
+        for scope, members in self.scopes(groups).items():
+            heal = GroupHeal(scope)
             report.groups.append(heal)
             if deadline.remaining() < _GROUP_MIN_SECONDS:
                 heal.deferred.append("no time left before the invocation deadline")
                 continue
-            self._heal_group(heal, deadline)
+            self._heal_group(heal, members, deadline)
         report.report = self.report_rows(groups)
         report.seconds = time.perf_counter() - started
         for heal in report.groups:
@@ -87,13 +107,15 @@ class SchemaHealer:
 
     def report_rows(self, groups: Iterable[str]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
-        for group in groups:
-            decisions = sorted(self._decisions.load(group).values(), key=attrgetter("field"))
+        for scope in self.scopes(groups):
+            decisions = sorted(self._decisions.load(scope).values(), key=attrgetter("field"))
             rows += [d.row() for d in decisions]
         return rows
 
     def scan(self, group: str) -> ScanResult:
-        return scan_group(self._cluster, self._settings.index_prefix, group)
+        """The scan of ``group``'s schema scope (every shared daily index in shared-daily)."""
+        scope = schema_scope(group, self._settings.index_layout)
+        return scan_group(self._cluster, self._settings.index_prefix, scope)
 
     def quarantine_counts(self) -> dict[str, int]:
         """Refused documents waiting in quarantine, per log group."""
@@ -101,8 +123,8 @@ class SchemaHealer:
 
     # -- one group
 
-    def _heal_group(self, heal: GroupHeal, deadline: Deadline) -> None:
-        group = heal.group
+    def _heal_group(self, heal: GroupHeal, members: Sequence[str], deadline: Deadline) -> None:
+        group = heal.group  # the schema scope
         decisions = GroupDecisions(self._decisions, group, self._now)
         scan = self.scan(group)
         heal.indices = len(scan.indices)
@@ -117,7 +139,7 @@ class SchemaHealer:
         heal.decisions_written = decisions.save()
 
         # 2. Refused documents (a rebuild may have parked some too).
-        parked = list(self._parked.of_group(group))
+        parked = [record for member in members for record in self._parked.of_group(member)]
         heal.quarantined_before = len(parked)
         for record in parked:
             decisions.from_refusal(record.diagnosis, record.timestamp)

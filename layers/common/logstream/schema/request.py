@@ -54,7 +54,7 @@ def run(healer: SchemaHealer, request: HealRequest, deadline: Deadline) -> dict[
     chosen = list(request.log_groups) or healer.groups_to_heal()
     if request.report_only:
         return {
-            "scans": [healer.scan(g).as_dict() for g in chosen],
+            "scans": [healer.scan(scope).as_dict() for scope in healer.scopes(chosen)],
             "quarantined": healer.quarantine_counts(),
             "report": healer.report_rows(chosen),
         }

@@ -2,7 +2,8 @@
 
 The shipper hands :class:`DriftRescue` the documents the cluster refused; it
 applies the group's decisions and the caps and re-sends them, so a decided
-conflict never reaches the quarantine again.
+conflict never reaches the quarantine again. The decisions are those of the
+group's schema scope: in ``shared-daily`` every group's are the shared ones.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Final
 
+from logstream.naming import IndexLayout, schema_scope
 from logstream.observability import Metric, count, logger
 from logstream.retry import Deadline
 from logstream.schema.decisions import DecisionStore, decided_types
@@ -43,12 +45,14 @@ class DriftRescue:
         *,
         depth_limit: int,
         ttl_seconds: float = 60.0,
+        layout: IndexLayout = IndexLayout.GROUP_DAILY,
     ) -> None:
         self._sink = sink
         self._decisions = decisions
         self._mappings = mappings
         self._depth_limit = depth_limit
         self._ttl = ttl_seconds
+        self._layout = layout
         self._cache: dict[str, tuple[float, dict[str, str]]] = {}
 
     def decided(self, group: str, field_path: str | None = None) -> dict[str, str]:
@@ -104,7 +108,8 @@ class DriftRescue:
         for rejection in rejected:
             document = rejection.document
             diagnosis = diagnosis_of(rejection)
-            decided = self.decided(document.log_group, diagnosis.field)
+            scope = schema_scope(document.log_group, self._layout)
+            decided = self.decided(scope, diagnosis.field)
             result = self._transform(document, diagnosis, decided)
             if result is None:
                 kept.append(rejection)

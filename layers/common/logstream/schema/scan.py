@@ -3,20 +3,27 @@
 :func:`scan_group` compares field types across a group's daily indices: every
 field mapped with more than one type is a conflict, and every field of the
 newest index unknown to the older ones is new. It only reads.
+
+It scans a schema scope (:func:`logstream.naming.schema_scope`): a group's
+own daily indices, or in ``shared-daily`` the shared daily indices, where a
+field two groups map differently on different days is a conflict like any.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from logstream.cluster.port import Cluster
-from logstream.naming import index_pattern_for_group, index_prefix_for_group
+from logstream.naming import (
+    SHARED_SCOPE,
+    IndexLayout,
+    deployment_pattern,
+    index_pattern_for_group,
+    is_daily_index,
+)
 from logstream.schema.diagnosis import JSON_ROOT
-
-_DAY_SUFFIX: Final = re.compile(r"^\d{4}\.\d{2}\.\d{2}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +65,16 @@ class ScanResult:
 
 
 def group_indices(cluster: Cluster, index_prefix: str, log_group: str) -> list[str]:
-    """The group's daily indices, oldest first (the wildcard can match a longer group's)."""
-    head = index_prefix_for_group(index_prefix, log_group)
+    """The scope's daily indices, oldest first (the wildcard can match a longer group's).
+
+    ``log_group`` is a schema scope: :data:`SHARED_SCOPE` means every shared daily index.
+    """
+    if log_group == SHARED_SCOPE:
+        names = cluster.list_indices(deployment_pattern(index_prefix))
+        shared = IndexLayout.SHARED_DAILY
+        return sorted(n for n in names if is_daily_index(index_prefix, n, shared))
     names = cluster.list_indices(index_pattern_for_group(index_prefix, log_group))
-    return sorted(n for n in names if n.startswith(head) and _DAY_SUFFIX.match(n[len(head) :]))
+    return sorted(n for n in names if is_daily_index(index_prefix, n, log_group=log_group))
 
 
 def scan_group(cluster: Cluster, index_prefix: str, log_group: str) -> ScanResult:

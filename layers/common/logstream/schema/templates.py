@@ -26,6 +26,13 @@ logs template only. The group part is the one the daily indices use (the
 index-name budget, not a fixed cut), and a name that would pass
 :data:`MAX_TEMPLATE_NAME_BYTES` is cut and suffixed with a hash of the part.
 
+In the ``shared-daily`` layout the decisions belong to the one scope every
+group shares (:data:`~logstream.naming.SHARED_SCOPE`), its group part is
+empty, and its template ``${INDEX_PREFIX}-drift_shared`` matches
+``{prefix}-{YYYY}.*``: the shared daily indices, and no group-daily name
+(``{part}-`` always comes before the year there). ``_`` after ``drift``
+keeps that name apart from every ``{prefix}-drift-{part}``.
+
 App JSON under ``json`` is mapped by dynamic templates (docs/schema-healing.md
 says why): strings as ``keyword`` (ignore_above 1024; full text stays
 searchable through ``message``), every number as ``double`` (an integer field
@@ -50,7 +57,7 @@ from typing import Any, Final
 import orjson
 
 from logstream.cluster.port import DEFAULT_TIMEOUT, Cluster, ClusterError
-from logstream.naming import index_prefix_for_group
+from logstream.naming import SHARED_SCOPE, index_prefix_for_group
 from logstream.observability import logger
 from logstream.retry import Deadline
 from logstream.settings import Settings
@@ -66,6 +73,8 @@ DRIFT_YEARS: Final = range(2000, 2100)
 #: Longest drift template name; a longer one is cut and gets a hash (as index names do).
 MAX_TEMPLATE_NAME_BYTES: Final = 255
 _NAME_HASH_HEX: Final = 10
+#: The group part of the shared scope's drift template (shared-daily indices have none).
+SHARED_PART: Final = ""
 
 #: Mapping of a field whose type the healer decided, by type name.
 _DECIDED_MAPPINGS: Final[dict[str, dict[str, Any]]] = {
@@ -213,6 +222,8 @@ def _with_hash(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 def drift_template_name(settings: Settings, group_part: str) -> str:
     """``{prefix}-drift-{part}``, cut and hash-suffixed past :data:`MAX_TEMPLATE_NAME_BYTES`."""
+    if group_part == SHARED_PART:
+        return f"{settings.index_prefix}-drift_shared"
     name = f"{settings.index_prefix}-drift-{group_part}"
     if len(name.encode()) <= MAX_TEMPLATE_NAME_BYTES or group_part == "*":
         return name
@@ -221,13 +232,20 @@ def drift_template_name(settings: Settings, group_part: str) -> str:
 
 
 def drift_group_part(settings: Settings, group: str) -> str:
-    """The part ``group``'s daily indices carry: ``{prefix}-{part}-{YYYY.MM.DD}``."""
+    """The part ``group``'s daily indices carry: ``{prefix}-{part}-{YYYY.MM.DD}``.
+
+    ``group`` is a schema scope (:func:`logstream.naming.schema_scope`): the
+    shared scope's part is :data:`SHARED_PART`.
+    """
+    if group == SHARED_SCOPE:
+        return SHARED_PART
     return index_prefix_for_group(settings.index_prefix, group)[len(settings.index_prefix) + 1 : -1]
 
 
 def drift_index_patterns(settings: Settings, group_part: str) -> list[str]:
     """Patterns that match the group's daily indices and no other group's (module doc)."""
-    return [f"{settings.index_prefix}-{group_part}-{year}.*" for year in DRIFT_YEARS]
+    head = f"{settings.index_prefix}-{group_part}-" if group_part else f"{settings.index_prefix}-"
+    return [f"{head}{year}.*" for year in DRIFT_YEARS]
 
 
 def drift_template(
@@ -321,6 +339,8 @@ def refresh_drift_templates(
     """Rebuild every drift template of this prefix from the decisions in its ``_meta``."""
     timeout = timeout or _timeouts(settings, None)
     found = cluster.index_templates(drift_template_name(settings, "*"), timeout=timeout())
+    shared = drift_template_name(settings, SHARED_PART)
+    found |= cluster.index_templates(shared, timeout=timeout())
     written = []
     for name, template in sorted(found.items()):
         meta = template.get("_meta") or {}

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 import orjson
 
-from logstream.naming import day_suffix, document_id, index_prefix_for_group
+from logstream.naming import IndexLayout, daily_index_head, day_suffix, document_id
 from logstream.shipping.lambda_lines import parse_lambda_platform_line
 
 #: CloudWatch's own limit for one event since April 2025 (1 MB; it was 256 KB).
@@ -151,7 +151,10 @@ _LAMBDA_LINE: Final = b'%s%s}}\n{"@timestamp":%d,"event_id":%s%s,"message":%s,"l
 
 # One pass per event by design (the hot path): splitting it costs a call per event.
 def build_documents(  # noqa: PLR0912, PLR0915
-    events: Iterable[Any], origin: EventOrigin, index_prefix: str
+    events: Iterable[Any],
+    origin: EventOrigin,
+    index_prefix: str,
+    layout: IndexLayout = IndexLayout.GROUP_DAILY,
 ) -> DocumentBatch:
     """Turn CloudWatch events (``id``, ``timestamp``, ``message``; optionally
     ``logStream``, ``ingestionTime``) into documents; a malformed event becomes
@@ -159,10 +162,10 @@ def build_documents(  # noqa: PLR0912, PLR0915
 
     One pass: each event is checked and its bulk lines formatted together,
     with what a batch shares (action-line prefix per day, envelope tail per
-    stream) encoded once."""
+    stream) encoded once. ``layout`` names the daily indices (:mod:`logstream.naming`)."""
     batch = DocumentBatch()
     append = batch.documents.append
-    group_prefix = index_prefix_for_group(index_prefix, origin.log_group)
+    group_prefix = daily_index_head(index_prefix, origin.log_group, layout)
     index_of_day: dict[int, tuple[str, bytes]] = {}
     tail_of_stream: dict[str, bytes] = {}
     dumps = orjson.dumps

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from logstream.naming import is_sanitized
+from logstream.naming import IndexLayout, is_sanitized
 from logstream.observability import Metric, count
 from logstream.retry import Deadline
 from logstream.shipping.checkpoints import LiveCheckpoints
@@ -41,11 +41,13 @@ class Shipper:
         *,
         index_prefix: str,
         region: str,
+        layout: IndexLayout = IndexLayout.GROUP_DAILY,
         prepare: Callable[[Deadline], object] | None = None,
     ) -> None:
         self._sink = sink
         self._parking = parking
         self._index_prefix = index_prefix
+        self._layout = layout
         self._region = region
         self._prepare = prepare
 
@@ -81,7 +83,7 @@ class Shipper:
         """
         self.ensure_prepared(deadline)
         started = time.perf_counter()
-        built = build_documents(events, origin, self._index_prefix)
+        built = build_documents(events, origin, self._index_prefix, self._layout)
         if is_sanitized(origin.log_group):
             count(Metric.SANITIZED_GROUP_NAMES)
         records = self._parking.records_for(built, origin)
