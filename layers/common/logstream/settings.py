@@ -56,6 +56,13 @@ class EngineName(StrEnum):
     ELASTICSEARCH = "elasticsearch"
 
 
+class Transport(StrEnum):
+    """How subscription deliveries reach the decoder (TRANSPORT, template parameter Transport)."""
+
+    LAMBDA = "lambda"  # the subscription filter invokes the decoder directly
+    KINESIS = "kinesis"  # a Kinesis stream (CloudWatch Logs destination), read by an ESM
+
+
 #: An Elasticsearch API key as its API returns it: ``encoded`` (base64) or ``id:api_key``.
 _API_KEY: Final = re.compile(r"[A-Za-z0-9+/=_:-]+")
 
@@ -98,6 +105,7 @@ class Settings:
     reconcile_insights: bool
     filter_pattern: str | None
     own_log_group_prefixes: tuple[str, ...] = ()
+    transport: Transport = Transport.LAMBDA
 
     @property
     def alias(self) -> str:
@@ -172,6 +180,8 @@ class Settings:
             filter_pattern=reader.optional("FILTER_PATTERN"),
             # logstream's own groups (logstream.own_groups): never shipped nor planned.
             own_log_group_prefixes=reader.csv("LOGSTREAM_OWN_LOG_GROUP_PREFIXES"),
+            # How deliveries arrive (the decoder accepts both; see shipping/intake.py).
+            transport=reader.choice("TRANSPORT", Transport.LAMBDA, Transport),
         )
         if settings.backoff_max_ms < settings.backoff_base_ms:
             reader.problems["BACKOFF_MAX_MS"] = (

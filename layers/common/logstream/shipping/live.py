@@ -60,12 +60,20 @@ class LiveShipper:
             return self._park_bad_payload(json_text(event), error, deadline)
         return self.ship_payload(raw_data, deadline)
 
-    def ship_payload(self, raw_data: str, deadline: Deadline) -> ShipReport:
-        """One ``awslogs.data`` string from a subscription filter."""
+    def ship_payload(
+        self, raw_data: str, deadline: Deadline, *, received_from: str = ""
+    ) -> ShipReport:
+        """One ``awslogs.data`` string from a subscription filter (or one Kinesis record's data).
+
+        ``received_from`` names where the payload came from (a Kinesis record),
+        for the quarantine record of a payload that cannot be decoded.
+        """
         self._shipper.ensure_prepared(deadline)
         try:
             batch = decode_payload(raw_data)
         except PayloadError as error:
+            if received_from:
+                error = PayloadError(error.kind, f"{error.detail} ({received_from})")
             return self._park_bad_payload(raw_data, error, deadline)
         if batch.log_group in self._own_log_groups:
             return self._refuse_feedback_loop(batch)
