@@ -899,6 +899,10 @@ def test_outputs(source: Json) -> None:
         "ClusterPasswordSecretArn",
         "IndexNamePrefix",
         "ShippedLogGroups",
+        # Transport=kinesis only (tests/unit/test_template_kinesis.py).
+        "LogDestinationArn",
+        "LogStreamArn",
+        "LogsToKinesisRoleArn",
     }
 
 
