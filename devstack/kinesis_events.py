@@ -61,3 +61,19 @@ def from_get_records(
         )
         for record in records
     )
+
+
+def read_stream(kinesis: Any, stream_arn: str) -> list[dict[str, Any]]:
+    """Every record of the stream, shard by shard from the trim horizon, via GetRecords."""
+    records: list[dict[str, Any]] = []
+    for shard in kinesis.list_shards(StreamARN=stream_arn)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamARN=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = kinesis.get_records(ShardIterator=iterator, StreamARN=stream_arn, Limit=1000)
+            records += page["Records"]
+            if not page["Records"]:
+                break
+            iterator = page.get("NextShardIterator")
+    return records
