@@ -401,3 +401,29 @@ def test_source_account_names_are_exact_names(
     for parameter in ("ExcludedLogGroups", "LogGroupNames"):
         pattern = source_account["Parameters"][parameter]["AllowedPattern"]
         assert (re.fullmatch(pattern, value) is not None) is allowed
+
+
+#: IAM's default quota for a role's trust policy (characters, whitespace not counted).
+TRUST_POLICY_LIMIT = 2048
+#: The most SourceAccountIds the README promises (with an OrganizationId as well).
+MOST_SOURCE_ACCOUNTS = 45
+
+
+def test_the_trust_policy_fits_the_promised_number_of_accounts(central: Json) -> None:
+    accounts = tuple(f"{n:012d}" for n in range(MOST_SOURCE_ACCOUNTS))
+    parameters = {
+        "Transport": "kinesis",
+        "SourceAccountIds": accounts,
+        "OrganizationId": ORGANIZATION,
+    }
+    resolver = Resolver(parameters, central)
+    role = central["Resources"]["LogsToKinesisRole"]["Properties"]
+    trust = json.dumps(resolver.resolve(role["AssumeRolePolicyDocument"]), separators=(",", ":"))
+    per_account = len(',"arn:*:logs:*:000000000000:*"')
+    room = (TRUST_POLICY_LIMIT - len(trust)) // per_account
+    print(
+        f"trust policy with {MOST_SOURCE_ACCOUNTS} accounts: {len(trust)} of "
+        f"{TRUST_POLICY_LIMIT} characters, room for {room} more"
+    )
+    assert len(trust) < TRUST_POLICY_LIMIT
+    assert len(",".join(accounts)) < 4096  # the parameter value limit
