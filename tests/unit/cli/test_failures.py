@@ -50,7 +50,7 @@ class FakeSqs:
 
 
 class FakeShipper:
-    def ship_payload(self, data: str, deadline: Deadline) -> ShipReport:
+    def ship_payload(self, data: str, deadline: Deadline, *, received_from: str = "") -> ShipReport:
         if data == "fails":
             raise InfrastructureError("cluster down")
         return ShipReport(events=2, delivered=2)
