@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -199,3 +200,23 @@ def _gunzip(data: bytes) -> bytes:
     import gzip  # noqa: PLC0415 - only this helper needs it
 
     return gzip.decompress(data)
+
+
+def test_groups_of_other_accounts_are_shipped_without_a_backfill() -> None:
+    sink = _Sink()
+    planned: list[tuple[str, str]] = []
+    shipper = Shipper(
+        sink, Parking(sink, "logs-quarantine", None), index_prefix="logs", region="us-east-1"
+    )
+    live = LiveShipper(
+        shipper,
+        checkpoints=None,
+        on_live_batch=lambda batch, deadline: planned.append((batch.owner, batch.log_group)),
+    )
+    other = subscription_payload("/b", "s", make_events(2, 1_700_000_000_000), owner="222222222222")
+    event = _batch(_data("/a"), base64.b64decode(other["awslogs"]["data"]))
+    response = KinesisBatchShipper(live).ship_batch(event, Deadline.after_seconds(60))
+    assert response == {"batchItemFailures": []}
+    assert {d.log_group for d in sink.sent} == {"/a", "/b"}
+    # The stream is in 123456789012: only that account's group gets its history planned.
+    assert planned == [("123456789012", "/a")]

@@ -153,9 +153,11 @@ class FailureReplay:
             return False
         shipped: list[ShipReport] = []
         try:
-            for data, received_from in payloads:
+            for data, received_from, home_account in payloads:
                 shipped.append(
-                    self._shipper.ship_payload(data, deadline, received_from=received_from)
+                    self._shipper.ship_payload(
+                        data, deadline, received_from=received_from, home_account=home_account
+                    )
                 )
         except LogstreamError as error:
             # Kept in the queue: it becomes visible again for the next replay.
@@ -171,11 +173,11 @@ class FailureReplay:
             report.quarantined += one.quarantined
         return True
 
-    def _payloads(self, body: str, deadline: Deadline) -> list[tuple[str, str]]:
-        """``(data, where it came from)`` of each payload the message stands for."""
+    def _payloads(self, body: str, deadline: Deadline) -> list[tuple[str, str, str | None]]:
+        """``(data, where it came from, the stream's account)`` of each payload of the message."""
         info = _kinesis_info(body)
         if info is None:
-            return [(request_payload_data(body), "")]
+            return [(request_payload_data(body), "", None)]
         if self._kinesis is None:
             raise ValueError("a Kinesis on-failure record, but no Kinesis client to read it")
         records = self._kinesis.payloads(info, deadline)
@@ -184,6 +186,8 @@ class FailureReplay:
                 f"{len(records)} of {info.batch_size or 'its'} records of {info.shard_id} "
                 f"{info.start}..{info.end} are still in the stream (past its retention?)"
             )
+        account = info.stream_arn.split(":")[4] if info.stream_arn.count(":") >= 5 else None
         return [
-            (data, f"Kinesis record {sequence} of {info.stream_arn}") for sequence, data in records
+            (data, f"Kinesis record {sequence} of {info.stream_arn}", account)
+            for sequence, data in records
         ]

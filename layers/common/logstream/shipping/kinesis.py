@@ -24,6 +24,10 @@ What "failed" means for a record
 - Control messages and the shipper's own groups: acknowledged, as on the
   direct path.
 
+Groups of other accounts (the record's ``owner`` is not the stream's account)
+are shipped, but no backfill is planned for them: backfill and
+reconciliation read CloudWatch Logs in this account only.
+
 A stuck record must not starve the rest of the batch: each record may use at
 most an equal share of the time still left (:class:`TimeShares`), so records
 that finish early hand their time on to the next ones.
@@ -136,11 +140,19 @@ class KinesisBatchShipper:
 
     def _ship_record(self, record: KinesisStreamRecord, deadline: Deadline) -> ShipReport:
         payload = record.kinesis
+        stream_arn = record.event_source_arn
         return self._live.ship_payload(
             payload.data,
             deadline,
-            received_from=f"Kinesis record {payload.sequence_number} of {record.event_source_arn}",
+            received_from=f"Kinesis record {payload.sequence_number} of {stream_arn}",
+            home_account=_account_of(stream_arn),
         )
+
+
+def _account_of(arn: str) -> str | None:
+    """The account of an ARN (the stream's: this deployment's account), None if unreadable."""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4].isdigit() else None
 
 
 def _reasons(processor: BatchProcessor) -> list[str]:

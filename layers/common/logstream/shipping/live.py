@@ -50,6 +50,7 @@ class LiveShipper:
         # invocation's log lines back into the next invocation, forever.
         self._own_log_groups = own_log_groups or OwnGroups()
         self._warned_feedback = False
+        self._foreign_groups: set[str] = set()
 
     def ship_event(self, event: Any, deadline: Deadline) -> ShipReport:
         """One Lambda event from a subscription filter; any other event is parked whole."""
@@ -61,12 +62,20 @@ class LiveShipper:
         return self.ship_payload(raw_data, deadline)
 
     def ship_payload(
-        self, raw_data: str, deadline: Deadline, *, received_from: str = ""
+        self,
+        raw_data: str,
+        deadline: Deadline,
+        *,
+        received_from: str = "",
+        home_account: str | None = None,
     ) -> ShipReport:
         """One ``awslogs.data`` string from a subscription filter (or one Kinesis record's data).
 
         ``received_from`` names where the payload came from (a Kinesis record),
         for the quarantine record of a payload that cannot be decoded.
+        ``home_account``, when known, is the account this deployment reads
+        CloudWatch in: a group of any other account is shipped, but no backfill
+        is planned for it (its history cannot be read from here).
         """
         self._shipper.ensure_prepared(deadline)
         try:
@@ -105,8 +114,23 @@ class LiveShipper:
             ),
         )
         if self._on_live_batch is not None:
-            self._after_live_batch(self._on_live_batch, batch, deadline)
+            if home_account is None or batch.owner == home_account:
+                self._after_live_batch(self._on_live_batch, batch, deadline)
+            else:
+                self._note_foreign_group(batch)
         return report
+
+    def _note_foreign_group(self, batch: LogBatch) -> None:
+        """Logged once per group and container: another account's group gets no backfill."""
+        key = f"{batch.owner}:{batch.log_group}"
+        if key in self._foreign_groups:
+            return
+        self._foreign_groups.add(key)
+        logger.info(
+            "a group of another account: shipped, but no backfill planned "
+            "(backfill and reconciliation read this account's CloudWatch Logs)",
+            extra={"log_group": batch.log_group, "owner": batch.owner},
+        )
 
     def _park_bad_payload(
         self, raw_data: str, error: PayloadError, deadline: Deadline
