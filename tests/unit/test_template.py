@@ -1078,6 +1078,10 @@ def test_outputs(source: Json) -> None:
         "GroupPrefixes",
         "GroupExclusions",
         "SubscriberFunctionName",
+        # Transport=kinesis only (tests/unit/test_template_kinesis.py).
+        "LogDestinationArn",
+        "LogStreamArn",
+        "LogsToKinesisRoleArn",
     }
 
 

@@ -26,6 +26,8 @@ from logstream.schema.templates import ensure_templates
 from logstream.settings import SettingsError, load_settings
 from logstream.shipping.bulk import ClusterBulkSink
 from logstream.shipping.checkpoints import CheckpointStore, DynamoCheckpointStore
+from logstream.shipping.intake import DecoderIntake
+from logstream.shipping.kinesis import KinesisBatchShipper
 from logstream.shipping.live import LiveShipper
 from logstream.shipping.parking import Parking
 from logstream.shipping.service import Shipper
@@ -136,6 +138,14 @@ def live_shipper() -> LiveShipper:
         on_live_batch=auto_backfill_hook(settings, backfill_service),
         own_log_groups=own_groups(),
         selection=group_selection(),
+    )
+
+
+@cache
+def decoder_intake() -> DecoderIntake:
+    """The decoder's entry: direct subscription deliveries and Kinesis batches."""
+    return DecoderIntake(
+        live_shipper(), KinesisBatchShipper(live_shipper()), load_settings().transport
     )
 
 
@@ -344,6 +354,7 @@ def reset() -> None:
         checkpoint_store,
         shipper,
         live_shipper,
+        decoder_intake,
         cloudwatch_source,
         backfill_service,
         subscription_registry,

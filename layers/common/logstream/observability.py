@@ -46,6 +46,8 @@ class Metric(StrEnum):
     BACKFILL_JOBS_PLANNED = "BackfillJobsPlanned"
     AUTO_BACKFILL_FAILURES = "AutoBackfillFailures"
     FEEDBACK_LOOP_BATCHES = "FeedbackLoopBatches"
+    #: Kinesis records reported in batchItemFailures (Lambda sends them again).
+    KINESIS_RECORDS_FAILED = "KinesisRecordsFailed"
     RECONCILE_WINDOWS_CHECKED = "ReconcileWindowsChecked"
     RECONCILE_GAPS_FOUND = "ReconcileGapsFound"
     RECONCILE_EVENTS_MISSING = "ReconcileEventsMissing"

@@ -50,7 +50,14 @@ class FakeSqs:
 
 
 class FakeShipper:
-    def ship_payload(self, data: str, deadline: Deadline) -> ShipReport:
+    def ship_payload(
+        self,
+        data: str,
+        deadline: Deadline,
+        *,
+        received_from: str = "",
+        home_account: str | None = None,
+    ) -> ShipReport:
         if data == "fails":
             raise InfrastructureError("cluster down")
         return ShipReport(events=2, delivered=2)

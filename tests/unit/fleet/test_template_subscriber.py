@@ -36,12 +36,16 @@ def deployed() -> Iterator[Json]:
 
 
 def _statements(deployed: Json, role_id: str) -> list[Json]:
+    """Every statement a role may hold: both branches of a conditional one."""
     role = deployed["Resources"][role_id]["Properties"]
-    return [
-        statement
-        for policy in role.get("Policies", [])
-        for statement in policy["PolicyDocument"]["Statement"]
-    ]
+    found: list[Json] = []
+    for policy in role.get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in statement:
+                found += [s for s in statement["Fn::If"][1:] if "Action" in s]
+            else:
+                found.append(statement)
+    return found
 
 
 def _actions(statement: Json) -> set[str]:
@@ -65,7 +69,17 @@ def test_the_subscriber_points_filters_at_the_decoder_under_the_stacks_name(
 ) -> None:
     function = deployed["Resources"]["SubscriberFunction"]["Properties"]
     variables = function["Environment"]["Variables"]
-    assert variables["SUBSCRIPTION_DESTINATION_ARN"] == {"Fn::GetAtt": ["DecoderFunction", "Arn"]}
+    # The decoder with Transport=lambda; the stream and its role with kinesis.
+    assert variables["SUBSCRIPTION_DESTINATION_ARN"] == {
+        "Fn::If": [
+            "UseKinesis",
+            {"Fn::GetAtt": ["LogStream", "Arn"]},
+            {"Fn::GetAtt": ["DecoderFunction", "Arn"]},
+        ]
+    }
+    assert variables["SUBSCRIPTION_ROLE_ARN"] == {
+        "Fn::If": ["UseKinesis", {"Fn::GetAtt": ["LogsToKinesisRole", "Arn"]}, ""]
+    }
     assert variables["SUBSCRIPTION_FILTER_NAME"] == {"Fn::Sub": "${AWS::StackName}-logstream"}
     settings = (REPO / "layers/common/logstream/settings.py").read_text(encoding="utf-8")
     for name in variables:

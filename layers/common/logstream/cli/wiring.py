@@ -63,6 +63,7 @@ def status_reader() -> StatusReader:
 
 def failure_replay(queue_url: str | None) -> FailureReplay:
     from logstream.operations.failures import FailureReplay  # noqa: PLC0415 - same
+    from logstream.operations.kinesis_failures import KinesisRangeReader  # noqa: PLC0415
 
     url = queue_url or os.environ.get("FAILURE_QUEUE_URL")
     if not url:
@@ -70,8 +71,11 @@ def failure_replay(queue_url: str | None) -> FailureReplay:
             "no on-failure queue: pass --stack-name (output DecoderFailureQueueUrl), "
             "--queue-url or set FAILURE_QUEUE_URL"
         )
-    sqs = boto3.client("sqs", region_name=load_settings().aws_region)
-    return FailureReplay(sqs, url, clients.live_shipper())
+    region = load_settings().aws_region
+    sqs = boto3.client("sqs", region_name=region)
+    # Kinesis on-failure records name a range of the stream; it is read back from there.
+    kinesis = KinesisRangeReader(boto3.client("kinesis", region_name=region))
+    return FailureReplay(sqs, url, clients.live_shipper(), kinesis)
 
 
 def tail(log_group: str) -> Tail:

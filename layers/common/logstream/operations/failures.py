@@ -9,6 +9,11 @@ its whole batch was delivered or parked. A message that fails again, or is
 not such a record, stays in the queue and is reported; it is hidden from the
 rest of the run (so the run ends) and made visible again when the run ends,
 ready for the next replay.
+
+With ``Transport=kinesis`` the record holds no payload but ``KinesisBatchInfo``
+(stream, shard, sequence range): given a :class:`KinesisRangeReader`, the
+replay reads that range back from the stream (within its retention) and ships
+each record; the message is deleted once every record of it was.
 """
 
 from __future__ import annotations
@@ -18,9 +23,15 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from logstream.errors import LogstreamError
+from logstream.operations.kinesis_failures import (
+    KinesisBatchInfo,
+    KinesisRangeReader,
+    kinesis_batch_info,
+)
 from logstream.retry import Deadline
 from logstream.shipping.live import LiveShipper
 from logstream.shipping.payload import subscription_data
+from logstream.shipping.report import ShipReport
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -51,20 +62,41 @@ class ReplayReport:
 
 def request_payload_data(body: str) -> str:
     """``awslogs.data`` of an on-failure record; TypeError/ValueError when it is not one."""
+    record = _record(body)
+    payload = record.get("requestPayload", record)
+    return subscription_data(payload)
+
+
+def _record(body: str) -> dict[str, Any]:
     record = json.loads(body)
     if not isinstance(record, dict):
         raise TypeError("not a Lambda on-failure record (a JSON object)")
-    payload = record.get("requestPayload", record)
-    return subscription_data(payload)
+    return record
+
+
+def _kinesis_info(body: str) -> KinesisBatchInfo | None:
+    """The Kinesis range of an on-failure record, None for any other body (or not JSON)."""
+    try:
+        record = _record(body)
+    except (TypeError, ValueError):
+        return None
+    return kinesis_batch_info(record)
 
 
 class FailureReplay:
     """Drains the on-failure queue through the live shipper."""
 
-    def __init__(self, sqs: SQSClient, queue_url: str, shipper: LiveShipper) -> None:
+    def __init__(
+        self,
+        sqs: SQSClient,
+        queue_url: str,
+        shipper: LiveShipper,
+        kinesis: KinesisRangeReader | None = None,
+    ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
         self._shipper = shipper
+        self._kinesis = kinesis
 
     def run(self, deadline: Deadline, *, max_messages: int | None = None) -> ReplayReport:
         report = ReplayReport()
@@ -108,14 +140,25 @@ class FailureReplay:
 
     def _replay(self, message: Any, report: ReplayReport, deadline: Deadline) -> bool:
         """Ship one message's batch; True once it was delivered and the message deleted."""
+        body = str(message.get("Body", ""))
         try:
-            data = request_payload_data(str(message.get("Body", "")))
+            payloads = self._payloads(body, deadline)
         except (TypeError, ValueError) as error:
             report.unreadable += 1
             report.errors.append(f"message {message.get('MessageId')}: {error}")
             return False
+        except LogstreamError as error:
+            report.failed += 1
+            report.errors.append(f"message {message.get('MessageId')}: {error}"[:500])
+            return False
+        shipped: list[ShipReport] = []
         try:
-            shipped = self._shipper.ship_payload(data, deadline)
+            for data, received_from, home_account in payloads:
+                shipped.append(
+                    self._shipper.ship_payload(
+                        data, deadline, received_from=received_from, home_account=home_account
+                    )
+                )
         except LogstreamError as error:
             # Kept in the queue: it becomes visible again for the next replay.
             report.failed += 1
@@ -123,8 +166,28 @@ class FailureReplay:
             return False
         self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
         report.replayed += 1
-        report.events += shipped.events
-        report.delivered += shipped.delivered
-        report.duplicates += shipped.duplicates
-        report.quarantined += shipped.quarantined
+        for one in shipped:
+            report.events += one.events
+            report.delivered += one.delivered
+            report.duplicates += one.duplicates
+            report.quarantined += one.quarantined
         return True
+
+    def _payloads(self, body: str, deadline: Deadline) -> list[tuple[str, str, str | None]]:
+        """``(data, where it came from, the stream's account)`` of each payload of the message."""
+        info = _kinesis_info(body)
+        if info is None:
+            return [(request_payload_data(body), "", None)]
+        if self._kinesis is None:
+            raise ValueError("a Kinesis on-failure record, but no Kinesis client to read it")
+        records = self._kinesis.payloads(info, deadline)
+        if not records or (info.batch_size is not None and len(records) < info.batch_size):
+            raise ValueError(
+                f"{len(records)} of {info.batch_size or 'its'} records of {info.shard_id} "
+                f"{info.start}..{info.end} are still in the stream (past its retention?)"
+            )
+        account = info.stream_arn.split(":")[4] if info.stream_arn.count(":") >= 5 else None
+        return [
+            (data, f"Kinesis record {sequence} of {info.stream_arn}", account)
+            for sequence, data in records
+        ]

@@ -54,6 +54,7 @@ class LiveShipper:
         self._warned_feedback = False
         # Account mode subscribes every group; the selection says which are shipped.
         self._selection = selection
+        self._foreign_groups: set[str] = set()
 
     def ship_event(self, event: Any, deadline: Deadline) -> ShipReport:
         """One Lambda event from a subscription filter; any other event is parked whole."""
@@ -64,12 +65,28 @@ class LiveShipper:
             return self._park_bad_payload(json_text(event), error, deadline)
         return self.ship_payload(raw_data, deadline)
 
-    def ship_payload(self, raw_data: str, deadline: Deadline) -> ShipReport:
-        """One ``awslogs.data`` string from a subscription filter."""
+    def ship_payload(
+        self,
+        raw_data: str,
+        deadline: Deadline,
+        *,
+        received_from: str = "",
+        home_account: str | None = None,
+    ) -> ShipReport:
+        """One ``awslogs.data`` string from a subscription filter (or one Kinesis record's data).
+
+        ``received_from`` names where the payload came from (a Kinesis record),
+        for the quarantine record of a payload that cannot be decoded.
+        ``home_account``, when known, is the account this deployment reads
+        CloudWatch in: a group of any other account is shipped, but no backfill
+        is planned for it (its history cannot be read from here).
+        """
         self._shipper.ensure_prepared(deadline)
         try:
             batch = decode_payload(raw_data)
         except PayloadError as error:
+            if received_from:
+                error = PayloadError(error.kind, f"{error.detail} ({received_from})")
             return self._park_bad_payload(raw_data, error, deadline)
         if batch.log_group in self._own_log_groups:
             return self._refuse_feedback_loop(batch)
@@ -105,8 +122,23 @@ class LiveShipper:
             ),
         )
         if self._on_live_batch is not None:
-            self._after_live_batch(self._on_live_batch, batch, deadline)
+            if home_account is None or batch.owner == home_account:
+                self._after_live_batch(self._on_live_batch, batch, deadline)
+            else:
+                self._note_foreign_group(batch)
         return report
+
+    def _note_foreign_group(self, batch: LogBatch) -> None:
+        """Logged once per group and container: another account's group gets no backfill."""
+        key = f"{batch.owner}:{batch.log_group}"
+        if key in self._foreign_groups:
+            return
+        self._foreign_groups.add(key)
+        logger.info(
+            "a group of another account: shipped, but no backfill planned "
+            "(backfill and reconciliation read this account's CloudWatch Logs)",
+            extra={"log_group": batch.log_group, "owner": batch.owner},
+        )
 
     def _park_bad_payload(
         self, raw_data: str, error: PayloadError, deadline: Deadline
