@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from logstream.aws.cloudwatch import BotoCloudWatchSource
     from logstream.backfill.service import BackfillService
+    from logstream.reconcile.fair import FairReconciliation
     from logstream.reconcile.service import Reconciler
     from logstream.schema.decisions import DecisionStore
     from logstream.schema.healer import SchemaHealer
@@ -224,6 +225,28 @@ def reconciler() -> Reconciler:
     )
 
 
+@cache
+def fair_reconciliation() -> FairReconciliation:
+    """Scheduled reconciliation: the configured groups walked with a stored cursor."""
+    from logstream.reconcile.cursor_store import (  # noqa: PLC0415 - see module imports
+        DynamoCursorStore,
+        MemoryCursorStore,
+    )
+    from logstream.reconcile.directory import ConfiguredGroups  # noqa: PLC0415
+    from logstream.reconcile.fair import FairReconciliation  # noqa: PLC0415
+
+    settings = load_settings()
+    return FairReconciliation(
+        reconciler(),
+        ConfiguredGroups(settings.log_groups, cloudwatch_source()),
+        (
+            DynamoCursorStore(dynamodb_client(), settings.state_table)
+            if settings.state_table
+            else MemoryCursorStore()
+        ),
+    )
+
+
 def deadline_for(context: object) -> Deadline:
     """The invocation's time budget, less DEADLINE_MARGIN_MS for settling up."""
     return Deadline.from_lambda_context(context, load_settings().deadline_margin_ms)
@@ -282,6 +305,7 @@ def reset() -> None:
         cloudwatch_source,
         backfill_service,
         reconciler,
+        fair_reconciliation,
         drift_decisions,
         drift_rescue,
         schema_healer,
