@@ -15,7 +15,8 @@ from logstream.reconcile.cursor import Cursor, groups_per_run, next_cursor, plan
 from logstream.reconcile.cursor_store import MemoryCursorStore
 from logstream.reconcile.directory import ConfiguredGroups, GroupListing
 from logstream.reconcile.fair import FairReconciliation
-from logstream.reconcile.report import GroupReport, Status
+from logstream.reconcile.report import GroupReport, ReconcileFailed, RunReport, Status
+from logstream.reconcile.request import handle_event
 from logstream.retry import Deadline
 from tests.unit.reconcile.fakes import (
     HOUR,
@@ -212,3 +213,14 @@ def test_the_real_reconciler_walks_groups_and_reports_progress() -> None:
     progress = answer["progress"]
     assert progress["groups_checked"] == 2 and progress["cycle_ended"] is True
     assert cursors.cursor.cycle == 2
+
+
+def test_a_scheduled_event_runs_the_walk_and_a_failed_group_fails_the_invocation() -> None:
+    scheduled = {"source": "aws.events", "detail-type": "Scheduled Event"}
+    clean = RunReport("now", [GroupReport("/a", "now", Status.CLEAN)], progress={"cycle": 3})
+    recon = service([], MemoryIndex(), MemoryState(), T0)
+    answer = handle_event(recon, scheduled, Deadline.after_seconds(60), ["/a"], lambda d: clean)
+    assert answer["progress"] == {"cycle": 3}
+    failed = RunReport("now", [GroupReport("/a", "now", Status.FAILED, error="down")])
+    with pytest.raises(ReconcileFailed):
+        handle_event(recon, scheduled, Deadline.after_seconds(60), ["/a"], lambda d: failed)
