@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from logstream.backfill.service import BackfillService
     from logstream.fleet.registry import SubscriptionRegistry
     from logstream.fleet.service import FleetService
+    from logstream.reconcile.fair import FairReconciliation
     from logstream.reconcile.service import Reconciler
     from logstream.schema.decisions import DecisionStore
     from logstream.schema.healer import SchemaHealer
@@ -246,7 +247,7 @@ def backfill_service() -> BackfillService:
         source=cloudwatch_source(),
         shipper=shipper(),
         region=settings.aws_region,
-        default_groups=settings.log_groups,
+        default_groups=group_selection().entries(),
         default_days=settings.backfill_days or 30,
         max_days=settings.backfill_max_days,
         target_chunk_events=settings.backfill_chunk_events,
@@ -294,6 +295,29 @@ def reconciler() -> Reconciler:
             settle_ms=settings.reconcile_settle_secs * 1000,
             backfill_days=settings.backfill_days,
             region=settings.aws_region,
+        ),
+    )
+
+
+@cache
+def fair_reconciliation() -> FairReconciliation:
+    """Scheduled reconciliation: the configured groups walked with a stored cursor."""
+    from logstream.reconcile.cursor_store import (  # noqa: PLC0415 - see module imports
+        DynamoCursorStore,
+        MemoryCursorStore,
+    )
+    from logstream.reconcile.directory import ConfiguredGroups  # noqa: PLC0415
+    from logstream.reconcile.fair import FairReconciliation  # noqa: PLC0415
+
+    settings = load_settings()
+    selection = group_selection()
+    return FairReconciliation(
+        reconciler(),
+        ConfiguredGroups(selection.entries(), cloudwatch_source(), keep=selection.selects),
+        (
+            DynamoCursorStore(dynamodb_client(), settings.state_table)
+            if settings.state_table
+            else MemoryCursorStore()
         ),
     )
 
@@ -360,6 +384,7 @@ def reset() -> None:
         subscription_registry,
         fleet_service,
         reconciler,
+        fair_reconciliation,
         drift_decisions,
         drift_rescue,
         schema_healer,

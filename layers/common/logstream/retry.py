@@ -37,6 +37,12 @@ class Deadline:
     def expired(self) -> bool:
         return self.remaining() <= 0
 
+    def slice(self, seconds: float) -> Deadline:
+        """A deadline ``seconds`` from now (or this one, if sooner), counted on this
+        deadline's own clock: a scripted countdown scripts its slices too."""
+        floor = self.remaining() - seconds
+        return Deadline(lambda: int((self.remaining() - floor) * 1000))
+
 
 @dataclass(slots=True)
 class Backoff:

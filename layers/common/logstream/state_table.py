@@ -32,6 +32,12 @@ pk                         sk                      item
                                                    proven in the index. Reconciler.
 ``reconcile-report#<g>``   ``<run start iso>``     one run's report for a group (30-day TTL).
                                                    Reconciler writes; CLI reads.
+``reconcile-cursor``       ``cursor``              the fair walk over the group set: ``after``
+                                                   (last group checked), ``resume`` (where a
+                                                   cut-short listing continues), ``cycle``,
+                                                   ``cycle_runs``, ``cycle_checked``. Written
+                                                   and read by scheduled reconcile runs
+                                                   (reconcile/cursor_store.py).
 ``drift#<group>``          ``field#<path>``        a schema decision for one field. Healer
                                                    writes; live rescue and healer read. The
                                                    group is the schema scope: ``(shared-daily)``
@@ -60,6 +66,7 @@ Key = dict[str, dict[str, str]]
 
 BACKFILL_JOBS_PK: Final = "backfill-jobs"
 DRIFT_GROUPS_PK: Final = "drift"
+RECONCILE_CURSOR_PK: Final = "reconcile-cursor"
 #: Sort-key prefixes of the drift items, for ``begins_with`` queries.
 DRIFT_FIELD_SK_PREFIX: Final = "field#"
 DRIFT_GROUP_SK_PREFIX: Final = "group#"
@@ -117,6 +124,10 @@ def reconciled_key(log_group: str) -> Key:
 
 def reconcile_report_pk(log_group: str) -> str:
     return f"reconcile-report#{log_group}"
+
+
+def reconcile_cursor_key() -> Key:
+    return key(RECONCILE_CURSOR_PK, "cursor")
 
 
 def drift_decision_pk(log_group: str) -> str:

@@ -106,3 +106,21 @@ def test_bad_fleet_settings_name_the_variable(
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({**BASE, **env})
     assert fragment in caught.value.problems[variable]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"LOG_GROUPS": "/b,/a"}, ("/a", "/b")),
+        (
+            {"LOG_GROUP_SELECTION": "prefixes", "LOG_GROUP_PREFIXES": "/ecs/,/aws/,/aws/lambda/"},
+            ("/aws/*", "/ecs/*"),
+        ),
+        ({"LOG_GROUP_SELECTION": "account"}, ("*",)),
+        ({"LOG_GROUP_SELECTION": "account", "LOG_GROUP_PREFIXES": "/app/"}, ("/app/*",)),
+    ],
+)
+def test_entries_name_the_selection_for_scheduled_runs(
+    env: dict[str, str], expected: tuple[str, ...]
+) -> None:
+    assert _selection(**env).entries() == expected

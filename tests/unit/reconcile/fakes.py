@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from logstream.aws.cloudwatch import EventPage, LogGroupInfo, LogGroupNotFound
+from logstream.aws.cloudwatch import EventPage, GroupPage, LogGroupInfo, LogGroupNotFound
 from logstream.reconcile.group_run import Timing
 from logstream.reconcile.ports import CountsUnavailable, IndexUnavailable, RepairResult
 from logstream.reconcile.range_check import RangeCheck
@@ -173,6 +173,18 @@ class Groups:
     def groups_with_prefix(self, prefix: str, deadline: Deadline) -> list[LogGroupInfo]:
         self.calls["DescribeLogGroups"] += 1
         return [self.describe_group(n, deadline) for n in self.names if n.startswith(prefix)]
+
+    page_size = 50
+
+    def group_page(self, prefix: str, deadline: Deadline, next_token: str | None) -> GroupPage:
+        """DescribeLogGroups' paging: name order, the token names the next group."""
+        self.calls["DescribeLogGroups"] += 1
+        matching = sorted(n for n in self.names if n.startswith(prefix))
+        start = matching.index(next_token) if next_token else 0
+        page = matching[start : start + self.page_size]
+        rest = matching[start + self.page_size :]
+        infos = [LogGroupInfo(n, "123456789012", T0 - 40 * 86_400_000, None, 0) for n in page]
+        return GroupPage(infos, rest[0] if rest else None)
 
     def filter_page(self, *args: Any, **kwargs: Any) -> EventPage:
         raise AssertionError("not used")

@@ -52,6 +52,14 @@ class LogGroupInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupPage:
+    """One DescribeLogGroups page: groups in name order, and where the next starts."""
+
+    groups: list[LogGroupInfo]
+    next_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class EventPage:
     events: list[dict[str, Any]]
     next_token: str | None
@@ -110,27 +118,33 @@ class BotoCloudWatchSource:
         found: list[LogGroupInfo] = []
         token: str | None = None
         while True:
-            kwargs: dict[str, Any] = {"logGroupNamePrefix": prefix}
-            if token:
-                kwargs["nextToken"] = token
-            page = self._call(
-                "DescribeLogGroups",
-                deadline,
-                lambda kwargs=kwargs: self._client.describe_log_groups(**kwargs),  # type: ignore[misc]
-            )
-            for group in page.get("logGroups", []):
-                found.append(
-                    LogGroupInfo(
-                        name=group["logGroupName"],
-                        account=_account_of(group.get("arn", "")),
-                        created_ms=int(group.get("creationTime", 0)),
-                        retention_days=group.get("retentionInDays"),
-                        stored_bytes=int(group.get("storedBytes", 0)),
-                    )
-                )
-            token = page.get("nextToken")
+            page = self.group_page(prefix, deadline, token)
+            found += page.groups
+            token = page.next_token
             if not token:
                 return found
+
+    def group_page(self, prefix: str, deadline: Deadline, next_token: str | None) -> GroupPage:
+        """One page of the groups whose name starts with ``prefix`` (a listing
+        that must stop at a deadline and resume pages through this)."""
+        # "" lists every group (account mode); the API refuses an empty prefix.
+        kwargs: dict[str, Any] = {"logGroupNamePrefix": prefix} if prefix else {}
+        if next_token:
+            kwargs["nextToken"] = next_token
+        page = self._call(
+            "DescribeLogGroups", deadline, lambda: self._client.describe_log_groups(**kwargs)
+        )
+        groups = [
+            LogGroupInfo(
+                name=group["logGroupName"],
+                account=_account_of(group.get("arn", "")),
+                created_ms=int(group.get("creationTime", 0)),
+                retention_days=group.get("retentionInDays"),
+                stored_bytes=int(group.get("storedBytes", 0)),
+            )
+            for group in page.get("logGroups", [])
+        ]
+        return GroupPage(groups, page.get("nextToken") or None)
 
     def filter_page(
         self,

@@ -1,5 +1,8 @@
 """The backfill worker: lease chunks, page FilterLogEvents, ship, save the resume token.
 
+Chunks are tried round-robin across groups (:mod:`~logstream.backfill.claim_order`),
+so one large group or an old large job cannot hold up the others.
+
 Each page goes through the live path's :class:`~logstream.shipping.Shipper`
 and its ``nextToken`` is saved only after the cluster acknowledged the page.
 A worker that stops before its deadline releases its chunk, and the next one
@@ -19,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from logstream.aws.cloudwatch import CloudWatchSource
 from logstream.backfill.chunk_store import ChunkStore
+from logstream.backfill.claim_order import round_robin
 from logstream.backfill.job_store import JobStore
 from logstream.backfill.model import Chunk, JobStatus, WorkReport
 from logstream.observability import Metric, count, logger
@@ -63,30 +67,44 @@ class BackfillWorker:
         report = WorkReport(worker=self._owner)
         self._page_budget = _FIRST_PAGE_BUDGET
         try:
-            for job_id in job_ids if job_ids is not None else self._jobs.job_ids(active_only=True):
-                if not self._work_job(job_id, deadline, report):
-                    break
+            jobs = job_ids if job_ids is not None else self._jobs.job_ids(active_only=True)
+            self._work(self._candidates(jobs, deadline, report), deadline, report)
         finally:
             report.seconds = self._clock() - started
             count(Metric.BACKFILL_EVENTS, report.events)
             count(Metric.BACKFILL_CHUNKS_COMPLETED, len(report.chunks_completed))
         return report
 
-    def _work_job(self, job_id: str, deadline: Deadline, report: WorkReport) -> bool:
-        """Work one job's open chunks; False when the invocation must stop."""
-        for candidate in self._chunks.open_chunks(job_id):
+    def _candidates(
+        self, job_ids: Sequence[str], deadline: Deadline, report: WorkReport
+    ) -> list[Chunk]:
+        """Open chunks of the jobs (oldest first), round-robin across groups."""
+        open_by_job: list[list[Chunk]] = []
+        for job_id in job_ids:
             if deadline.remaining() < self._page_budget:
                 report.stopped_before_deadline = True
-                return False
-            if self._jobs.status(job_id) != JobStatus.ACTIVE:
-                return True
+                break
+            open_by_job.append(self._chunks.open_chunks(job_id))
+        return round_robin(open_by_job)
+
+    def _work(self, candidates: list[Chunk], deadline: Deadline, report: WorkReport) -> None:
+        """Lease and ship candidates in turn until none is left or time runs short."""
+        finished: set[str] = set()  # jobs no longer active
+        for candidate in candidates:
+            if deadline.remaining() < self._page_budget:
+                report.stopped_before_deadline = True
+                return
+            if candidate.job_id in finished:
+                continue
+            if self._jobs.status(candidate.job_id) != JobStatus.ACTIVE:
+                finished.add(candidate.job_id)
+                continue
             chunk = self._chunks.lease(candidate, self._owner, self._lease_ms)
             if chunk is None:
                 continue  # another worker holds it
-            report.chunks_touched.append(f"{job_id}/{chunk.number}")
+            report.chunks_touched.append(f"{chunk.job_id}/{chunk.number}")
             if not self._work_chunk(chunk, deadline, report):
-                return False
-        return True
+                return
 
     def _work_chunk(self, chunk: Chunk, deadline: Deadline, report: WorkReport) -> bool:
         """Ship a leased chunk page by page; False when the invocation must stop."""

@@ -100,6 +100,14 @@ class GroupSelection:
                 kept.append(prefix)
         return tuple(kept)
 
+    def entries(self) -> tuple[str, ...]:
+        """The selection as LOG_GROUPS-style entries (names, ``prefix*``) for the
+        scheduled reconciliation and a backfill that names no groups; ``*`` is
+        every group. Own and excluded groups are dropped by :meth:`selects`."""
+        if self.mode is SelectionMode.LIST:
+            return tuple(sorted(self.names))
+        return tuple(f"{prefix}*" for prefix in self.listing_prefixes())
+
     def refuses_delivery(self, log_group: str) -> Refusal | None:
         """Why the decoder must not ship a batch of this group, if it must not.
 

@@ -207,6 +207,8 @@ class RunReport:
 
     run_started: str
     groups: list[GroupReport] = field(default_factory=list)
+    #: A scheduled run's place in the fair walk (see reconcile/fair.py); None for manual runs.
+    progress: dict[str, Any] | None = None
 
     @property
     def failed(self) -> list[GroupReport]:
@@ -220,6 +222,7 @@ class RunReport:
             "events_reshipped": sum(g.events_reshipped for g in self.groups),
             "events_still_missing": sum(g.events_still_missing for g in self.groups),
             "cloudwatch_calls": sum(g.cloudwatch_calls for g in self.groups),
+            **({"progress": self.progress} if self.progress is not None else {}),
         }
 
 

@@ -1,8 +1,10 @@
 """The reconcile function's events: what each asks for and how it is answered.
 
-- An EventBridge scheduled event: every configured group from its watermark.
-  Its answer is the run's report; a scheduled run with no groups configured
-  raises, so the Errors alarm sees the misconfiguration.
+- An EventBridge scheduled event: the configured groups from their watermarks,
+  walked fairly (:mod:`~logstream.reconcile.fair`: the groups after the stored
+  cursor, as many as the run has time for). Its answer is the run's report
+  with its ``progress``; a scheduled run with no groups configured raises, so
+  the Errors alarm sees the misconfiguration.
 - A manual ``{"log_groups": [...], "start": ..., "end": ...}``: answered
   ``{"ok": true, ...report}``, or ``{"ok": false, "error": ...}`` for input
   that cannot be run as given (never retried: retrying cannot fix it).
@@ -14,12 +16,12 @@ tried and reported, so Lambda counts the invocation as failed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from logstream.errors import InputError, answer_manual
-from logstream.reconcile.report import ReconcileFailed
+from logstream.reconcile.report import ReconcileFailed, RunReport
 from logstream.reconcile.service import Reconciler
 from logstream.retry import Deadline
 from logstream.times import iso, parse_time
@@ -67,7 +69,10 @@ def parse_request(event: object, configured: Sequence[str]) -> ReconcileRequest:
         if start is not None and end is not None and end <= start:
             raise InputError(f"end {iso(end)} is not after start {iso(start)}")
     if not groups:
-        raise InputError("no log groups: set LOG_GROUPS or pass log_groups")
+        raise InputError(
+            "no log groups: set LOG_GROUPS (or LOG_GROUP_PREFIXES with LOG_GROUP_SELECTION) "
+            "or pass log_groups"
+        )
     return ReconcileRequest(groups, start, end)
 
 
@@ -81,18 +86,34 @@ def _time(event: dict[str, Any], name: str) -> int | None:
 
 
 def handle_event(
-    reconciler: Reconciler, event: object, deadline: Deadline, configured: Sequence[str]
+    reconciler: Reconciler,
+    event: object,
+    deadline: Deadline,
+    configured: Sequence[str],
+    scheduled: Callable[[Deadline], RunReport] | None = None,
 ) -> dict[str, Any]:
-    """Run the reconciliation an event asks for (see the module doc for the answers)."""
+    """Run the reconciliation an event asks for (see the module doc for the answers).
+
+    ``scheduled`` runs a scheduled event (the fair walk); without it, every
+    configured group is checked in one run.
+    """
     if is_scheduled(event):
-        return _run(reconciler, parse_request(event, configured), deadline)
+        request = parse_request(event, configured)
+        if scheduled is None:
+            return _run(reconciler, request, deadline)
+        return _answer(scheduled(deadline))
     return answer_manual(lambda: _run(reconciler, parse_request(event, configured), deadline))
 
 
 def _run(reconciler: Reconciler, request: ReconcileRequest, deadline: Deadline) -> dict[str, Any]:
-    report = reconciler.run(
-        request.log_groups, deadline, start_ms=request.start_ms, end_ms=request.end_ms
+    return _answer(
+        reconciler.run(
+            request.log_groups, deadline, start_ms=request.start_ms, end_ms=request.end_ms
+        )
     )
+
+
+def _answer(report: RunReport) -> dict[str, Any]:
     if report.failed:
         raise ReconcileFailed(report)
     return report.as_dict()

@@ -113,7 +113,7 @@ class Reconciler:
         run = RunReport(run_started=iso(int(self._clock() * 1000)))
         infos, unresolved = self.resolve(entries, deadline, run.run_started)
         for report in unresolved:
-            publish(report, self._state, self._clock)
+            self.publish(report)
             run.groups.append(report)
         for position, info in enumerate(infos):
             share = _share(deadline, len(infos) - position)
@@ -133,13 +133,15 @@ class Reconciler:
     ) -> GroupReport:
         """Reconcile one group and publish its report."""
         report = self._group.run(info, deadline, run_started, start_ms=start_ms, end_ms=end_ms)
-        publish(report, self._state, self._clock)
+        self.publish(report)
         return report
+
+    def publish(self, report: GroupReport) -> None:
+        """Log, count and store a report (a group run, or an entry that named nothing)."""
+        publish(report, self._state, self._clock)
 
 
 def _share(deadline: Deadline, parts: int) -> Deadline:
     """An equal share of what is left for each of ``parts`` groups; unused time
     flows on to the next group."""
-    share = deadline.remaining() / max(1, parts)
-    end = time.monotonic() + share
-    return Deadline(lambda: int(min(deadline.remaining(), end - time.monotonic()) * 1000))
+    return deadline.slice(deadline.remaining() / max(1, parts))
