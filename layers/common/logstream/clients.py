@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from logstream.aws.cloudwatch import BotoCloudWatchSource
     from logstream.backfill.service import BackfillService
     from logstream.reconcile.service import Reconciler
+    from logstream.retention.janitor import RetentionJanitor
     from logstream.schema.decisions import DecisionStore
     from logstream.schema.healer import SchemaHealer
     from logstream.schema.rescue import DriftRescue
@@ -267,6 +268,17 @@ def schema_healer() -> SchemaHealer:
     return SchemaHealer(client, bulk_sink(), drift_decisions(), settings)
 
 
+@cache
+def retention_janitor() -> RetentionJanitor:
+    """Deletes this deployment's daily indices older than RETENTION_DAYS (0: none)."""
+    from logstream.retention.janitor import RetentionJanitor, ownership_of  # noqa: PLC0415
+
+    settings = load_settings()
+    client = cluster()
+    ensure_templates(client, settings)  # so new indices carry the ownership marker
+    return RetentionJanitor(client, ownership_of(settings), settings.retention_days)
+
+
 def reset() -> None:
     """Forget every cached client (tests that change the environment call this)."""
     for cached in (
@@ -285,5 +297,6 @@ def reset() -> None:
         drift_decisions,
         drift_rescue,
         schema_healer,
+        retention_janitor,
     ):
         cached.cache_clear()

@@ -69,6 +69,11 @@ class Metric(StrEnum):
     QUARANTINE_REPLAYED = "QuarantineReplayed"  # parked documents now in their daily index
     QUARANTINE_STILL_REFUSED = "QuarantineStillRefused"  # parked documents left for a human
     INDICES_REBUILT = "IndicesRebuilt"  # daily indices recreated under decided mappings
+    # Retention and the shard budget (logstream.retention)
+    RETENTION_INDICES_DELETED = "RetentionIndicesDeleted"  # expired daily indices deleted
+    RETENTION_NOT_OURS = "RetentionIndicesNotOurs"  # expired by name, kept: no marker of ours
+    CLUSTER_SHARDS = "ClusterShards"  # primaries + replicas in the cluster
+    SHARD_BUDGET_USED = "ShardBudgetUsedPercent"  # of max_shards_per_node x data nodes
 
 
 def _metrics_disabled() -> bool:

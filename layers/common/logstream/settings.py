@@ -98,6 +98,8 @@ class Settings:
     reconcile_insights: bool
     filter_pattern: str | None
     own_log_group_prefixes: tuple[str, ...] = ()
+    #: Days of daily indices kept, today included; 0 keeps them forever (logstream.retention).
+    retention_days: int = 0
 
     @property
     def alias(self) -> str:
@@ -108,6 +110,15 @@ class Settings:
     def quarantine_index(self) -> str:
         """Where refused documents are parked: ``${INDEX_PREFIX}-quarantine``."""
         return f"{self.index_prefix}-quarantine"
+
+    @property
+    def index_owner(self) -> str:
+        """The ownership marker logstream's templates stamp on its indices (``_meta``).
+
+        The index prefix: it is what a deployment owns in a cluster (templates,
+        alias, quarantine); two deployments with one prefix share every index anyway.
+        """
+        return self.index_prefix
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -172,6 +183,8 @@ class Settings:
             filter_pattern=reader.optional("FILTER_PATTERN"),
             # logstream's own groups (logstream.own_groups): never shipped nor planned.
             own_log_group_prefixes=reader.csv("LOGSTREAM_OWN_LOG_GROUP_PREFIXES"),
+            # Daily indices older than this many days are deleted (0: kept forever).
+            retention_days=reader.integer("RETENTION_DAYS", 0, low=0, high=3650),
         )
         if settings.backoff_max_ms < settings.backoff_base_ms:
             reader.problems["BACKOFF_MAX_MS"] = (

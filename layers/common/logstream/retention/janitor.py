@@ -1,0 +1,152 @@
+"""The retention janitor: delete this deployment's expired daily indices, and nothing else.
+
+It lists ``{prefix}-*``, decides by name (:mod:`logstream.retention.expiry`),
+reads the mapping ``_meta`` of each expired candidate, and deletes it by its
+exact name only when the marker names this deployment. Every deletion is
+logged and counted; a dry run decides the same way and deletes nothing.
+
+Runs on every engine, also where the engine has a lifecycle of its own (ISM,
+ILM): installing those policies is not tested here (neither the OpenSearch nor
+the Elasticsearch integ-test distribution has the plugin or module), and an
+untested policy path must not delete data. Serverless collections have no
+index delete for time-series data that logstream could rely on either way;
+see the README "Retention".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Final
+
+from logstream.cluster.port import Cluster, IndexMissing
+from logstream.naming import daily_index_regex
+from logstream.observability import Metric, count, logger
+from logstream.retention.expiry import Verdict, first_kept_day, verdict_by_name, verdict_by_owner
+from logstream.retry import Deadline
+from logstream.schema.templates import index_owner
+from logstream.settings import Settings
+
+#: An index is not started with less time left than this (seconds): list, meta, delete.
+_MIN_SECONDS_PER_INDEX: Final = 5.0
+
+
+def utc_today() -> date:
+    return datetime.now(tz=UTC).date()
+
+
+@dataclass(slots=True)
+class RetentionReport:
+    """What one janitor run did (or, in a dry run, would do)."""
+
+    retention_days: int
+    dry_run: bool
+    first_kept_day: date | None = None
+    deleted: list[str] = field(default_factory=list)
+    not_ours: list[str] = field(default_factory=list)
+    bad_dates: list[str] = field(default_factory=list)
+    retained: int = 0
+    deferred: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "retention_days": self.retention_days,
+            "dry_run": self.dry_run,
+            "first_kept_day": self.first_kept_day.isoformat() if self.first_kept_day else None,
+            # In a dry run: what would be deleted.
+            "deleted": self.deleted,
+            "not_ours": self.not_ours,
+            "bad_dates": self.bad_dates,
+            "retained": self.retained,
+            "deferred": self.deferred,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    """Whose daily indices these are: the pattern of their names and the expected marker."""
+
+    index_prefix: str
+    owner: str
+    daily_pattern: re.Pattern[str]
+    protected: Collection[str]
+
+
+def ownership_of(settings: Settings, daily_pattern: re.Pattern[str] | None = None) -> Ownership:
+    """The deployment's daily indices: ``daily_pattern`` (default: the group-daily names)."""
+    return Ownership(
+        index_prefix=settings.index_prefix,
+        owner=settings.index_owner,
+        daily_pattern=daily_pattern or daily_index_regex(settings.index_prefix),
+        protected=frozenset({settings.quarantine_index, settings.alias}),
+    )
+
+
+class RetentionJanitor:
+    """Deletes expired daily indices of one deployment (see the module doc)."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        ownership: Ownership,
+        retention_days: int,
+        today: Callable[[], date] = utc_today,
+    ) -> None:
+        self._cluster = cluster
+        self._ownership = ownership
+        self._retention_days = retention_days
+        self._today = today
+
+    def run(self, deadline: Deadline, *, dry_run: bool = False) -> RetentionReport:
+        """One pass over ``{prefix}-*``; RETENTION_DAYS=0 does nothing."""
+        report = RetentionReport(self._retention_days, dry_run)
+        if self._retention_days == 0:
+            return report
+        today = self._today()
+        report.first_kept_day = first_kept_day(today, self._retention_days)
+        own = self._ownership
+        for name in self._cluster.list_indices(f"{own.index_prefix}-*"):
+            verdict = verdict_by_name(
+                name,
+                daily_pattern=own.daily_pattern,
+                today=today,
+                retention_days=self._retention_days,
+                protected=own.protected,
+            )
+            if verdict is Verdict.RETAINED:
+                report.retained += 1
+            elif verdict is Verdict.BAD_DATE:
+                report.bad_dates.append(name)
+            elif verdict is Verdict.EXPIRED:
+                if deadline.remaining() < _MIN_SECONDS_PER_INDEX:
+                    report.deferred.append(name)
+                    continue
+                self._expire(report, name)
+        if report.not_ours:
+            logger.warning(
+                "expired indices without this deployment's marker were kept",
+                extra={"indices": report.not_ours, "owner": own.owner},
+            )
+        count(Metric.RETENTION_NOT_OURS, len(report.not_ours))
+        return report
+
+    def _expire(self, report: RetentionReport, name: str) -> None:
+        try:
+            owner = index_owner(self._cluster.index_meta(name))
+        except IndexMissing:
+            return  # deleted meanwhile (another run, a person): nothing to do
+        if verdict_by_owner(owner, self._ownership.owner) is not Verdict.EXPIRED:
+            report.not_ours.append(name)
+            return
+        if report.dry_run:
+            report.deleted.append(name)
+            return
+        self._cluster.delete_index(name)
+        report.deleted.append(name)
+        count(Metric.RETENTION_INDICES_DELETED)
+        logger.info(
+            "expired index deleted",
+            extra={"index": name, "retention_days": self._retention_days},
+        )

@@ -1,0 +1,161 @@
+"""The janitor over a cluster in memory: what it deletes, keeps, logs and reports."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from logstream.cluster.opensearch import OPENSEARCH
+from logstream.cluster.port import Capabilities, IndexMissing, ShardUsage
+from logstream.retention.janitor import RetentionJanitor, ownership_of
+from logstream.retry import Deadline
+from logstream.settings import Settings
+
+TODAY = date(2026, 3, 1)
+
+
+class MemoryCluster:
+    """Index names with their mapping ``_meta``; records deletions."""
+
+    capabilities: Capabilities = OPENSEARCH
+
+    def __init__(self, indices: dict[str, dict[str, Any]]) -> None:
+        self.indices = dict(indices)
+        self.deleted: list[str] = []
+        self.meta_reads: list[str] = []
+
+    def list_indices(self, pattern: str, **_: Any) -> list[str]:
+        assert pattern.endswith("-*")
+        return sorted(n for n in self.indices if n.startswith(pattern[:-1]))
+
+    def index_meta(self, index: str, **_: Any) -> dict[str, Any]:
+        self.meta_reads.append(index)
+        if index not in self.indices:
+            raise IndexMissing(index)
+        return self.indices[index]
+
+    def delete_index(self, index: str, **_: Any) -> None:
+        self.deleted.append(index)
+        self.indices.pop(index, None)
+
+    def shard_usage(self, **_: Any) -> ShardUsage:
+        return ShardUsage(shards=850, max_shards_per_node=1000, data_nodes=1)
+
+
+def _settings(prefix: str = "logs", days: int = 7) -> Settings:
+    return Settings.from_env(
+        {"AWS_REGION": "us-east-1", "INDEX_PREFIX": prefix, "RETENTION_DAYS": str(days)}
+    )
+
+
+def _ours(prefix: str = "logs") -> dict[str, Any]:
+    return {"logstream": {"owner": prefix}}
+
+
+def _janitor(cluster: MemoryCluster, days: int = 7) -> RetentionJanitor:
+    settings = _settings(days=days)
+    return RetentionJanitor(cluster, ownership_of(settings), days, today=lambda: TODAY)  # type: ignore[arg-type]
+
+
+def _deadline() -> Deadline:
+    return Deadline.after_seconds(60)
+
+
+def test_deletes_exactly_the_expired_marked_indices_of_this_deployment() -> None:
+    cluster = MemoryCluster(
+        {
+            "logs-app-2026.02.22": _ours(),  # expired, ours
+            "logs-app-2026.02.23": _ours(),  # kept: the 7th day
+            "logs-app-2026.03.01": _ours(),  # today
+            "logs-aws-lambda-fn_0123456789-2026.01.01": _ours(),  # expired, ours, hashed part
+            "logs-prod-x-2026.01.01": _ours("logs-prod"),  # a neighbour's (`logs-prod`, `x`)
+            "logs-manual-2026.01.01": {},  # matches the pattern, made by hand: no marker
+            "logs-other-2026.01.01": {"logstream": "logs"},  # malformed marker
+            "logs-quarantine": _ours(),
+            "logs-app-2026.02.30": _ours(),  # no such day
+            "logs-notes": _ours(),
+        }
+    )
+    report = _janitor(cluster).run(_deadline())
+    assert cluster.deleted == [
+        "logs-app-2026.02.22",
+        "logs-aws-lambda-fn_0123456789-2026.01.01",
+    ]
+    assert report.deleted == cluster.deleted
+    assert sorted(report.not_ours) == [
+        "logs-manual-2026.01.01",
+        "logs-other-2026.01.01",
+        "logs-prod-x-2026.01.01",
+    ]
+    assert report.bad_dates == ["logs-app-2026.02.30"]
+    assert report.retained == 2
+    assert report.first_kept_day == date(2026, 2, 23)
+    # The marker is read only for names that expired.
+    assert set(cluster.meta_reads) == {*report.deleted, *report.not_ours}
+
+
+def test_a_dry_run_decides_the_same_and_deletes_nothing() -> None:
+    indices = {"logs-app-2026.01.01": _ours(), "logs-app-2026.03.01": _ours()}
+    cluster = MemoryCluster(indices)
+    report = _janitor(cluster).run(_deadline(), dry_run=True)
+    assert report.deleted == ["logs-app-2026.01.01"]
+    assert report.as_dict()["dry_run"] is True
+    assert cluster.deleted == []
+    assert set(cluster.indices) == set(indices)
+
+
+def test_zero_days_keeps_everything_without_asking_the_cluster() -> None:
+    class Untouchable(MemoryCluster):
+        def list_indices(self, pattern: str, **_: Any) -> list[str]:
+            raise AssertionError("RETENTION_DAYS=0 must not list indices")
+
+    report = _janitor(Untouchable({}), days=0).run(_deadline())
+    assert report.as_dict() == {
+        "retention_days": 0,
+        "dry_run": False,
+        "first_kept_day": None,
+        "deleted": [],
+        "not_ours": [],
+        "bad_dates": [],
+        "retained": 0,
+        "deferred": [],
+    }
+
+
+def test_without_time_left_an_index_is_left_for_the_next_run() -> None:
+    cluster = MemoryCluster({"logs-app-2026.01.01": _ours()})
+    report = _janitor(cluster).run(Deadline(lambda: 1_000))
+    assert report.deferred == ["logs-app-2026.01.01"]
+    assert cluster.deleted == []
+
+
+def test_an_index_deleted_meanwhile_is_not_an_error() -> None:
+    class Vanishing(MemoryCluster):
+        def index_meta(self, index: str, **_: Any) -> dict[str, Any]:
+            raise IndexMissing(index)
+
+    cluster = Vanishing({"logs-app-2026.01.01": _ours()})
+    report = _janitor(cluster).run(_deadline())
+    assert (report.deleted, report.not_ours, cluster.deleted) == ([], [], [])
+
+
+def test_deletions_are_logged_and_counted(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from logstream.retention import janitor  # noqa: PLC0415
+
+    counted: list[tuple[str, float]] = []
+    monkeypatch.setattr(janitor, "count", lambda metric, value=1: counted.append((metric, value)))
+    logged: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        janitor.logger, "info", lambda message, extra: logged.append({"message": message, **extra})
+    )
+    cluster = MemoryCluster(
+        {"logs-a-2026.01.01": _ours(), "logs-b-2026.01.01": _ours(), "logs-c-2026.01.01": {}}
+    )
+    _janitor(cluster).run(_deadline())
+    assert [entry["index"] for entry in logged] == ["logs-a-2026.01.01", "logs-b-2026.01.01"]
+    assert counted.count(("RetentionIndicesDeleted", 1)) == 2
+    assert ("RetentionIndicesNotOurs", 1) in counted
