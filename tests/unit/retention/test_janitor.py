@@ -144,14 +144,17 @@ def test_an_index_deleted_meanwhile_is_not_an_error() -> None:
 def test_deletions_are_logged_and_counted(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from logstream import observability  # noqa: PLC0415
     from logstream.retention import janitor  # noqa: PLC0415
 
     counted: list[tuple[str, float]] = []
     monkeypatch.setattr(janitor, "count", lambda metric, value=1: counted.append((metric, value)))
     logged: list[dict[str, Any]] = []
-    monkeypatch.setattr(
-        janitor.logger, "info", lambda message, extra: logged.append({"message": message, **extra})
-    )
+
+    def info(message: str, extra: dict[str, Any]) -> None:
+        logged.append({"message": message, **extra})
+
+    monkeypatch.setattr(observability.logger, "info", info)
     cluster = MemoryCluster(
         {"logs-a-2026.01.01": _ours(), "logs-b-2026.01.01": _ours(), "logs-c-2026.01.01": {}}
     )
