@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import partial
 
 import pytest
 from hypothesis import given
@@ -87,14 +88,49 @@ def test_protected_names_win_over_the_pattern() -> None:
     )
 
 
-def test_a_neighbour_with_a_longer_prefix_matches_by_name_and_only_the_marker_tells() -> None:
+def _owner_verdict(name: str, owner: str | None, sample: dict[str, object] | None) -> Verdict:
+    return verdict_by_owner(
+        name,
+        owner=owner,
+        expected_owner="logs",
+        sample=sample,
+        index_for=partial(daily_index, "logs"),
+    )
+
+
+def test_a_neighbour_with_a_longer_prefix_is_told_apart_by_marker_and_documents() -> None:
     # `logs-prod`'s group `x` and `logs`'s group `prod-x` make the same name.
     name = daily_index("logs-prod", "x", 0)
     assert name == daily_index("logs", "prod-x", 0)
     assert _verdict(name) is Verdict.EXPIRED
-    assert verdict_by_owner("logs-prod", "logs") is Verdict.NOT_OURS
-    assert verdict_by_owner(None, "logs") is Verdict.NOT_OURS
-    assert verdict_by_owner("logs", "logs") is Verdict.EXPIRED
+    neighbours = {"log_group": "x", "@timestamp": 5}
+    ours = {"log_group": "prod-x", "@timestamp": 5}
+    assert _owner_verdict(name, "logs-prod", ours) is Verdict.NOT_OURS
+    assert _owner_verdict(name, None, ours) is Verdict.NOT_OURS
+    # Our template stamps our marker on any new index under `logs-*`: the documents decide.
+    assert _owner_verdict(name, "logs", neighbours) is Verdict.NOT_OURS
+    assert _owner_verdict(name, "logs", ours) is Verdict.EXPIRED
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        {"log_group": "prod-x", "@timestamp": 86_400_000},  # another day's document
+        {"log_group": "prod-x", "@timestamp": "5"},
+        {"log_group": "prod-x", "@timestamp": True},
+        {"log_group": "", "@timestamp": 5},
+        {"@timestamp": 5},
+        {},
+    ],
+)
+def test_a_document_that_does_not_name_this_index_makes_it_not_ours(
+    sample: dict[str, object],
+) -> None:
+    assert _owner_verdict("logs-prod-x-1970.01.01", "logs", sample) is Verdict.NOT_OURS
+
+
+def test_an_empty_index_cannot_be_verified_and_is_kept() -> None:
+    assert _owner_verdict("logs-prod-x-1970.01.01", "logs", None) is Verdict.UNVERIFIED
 
 
 @given(

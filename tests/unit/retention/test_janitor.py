@@ -9,22 +9,47 @@ import pytest
 
 from logstream.cluster.opensearch import OPENSEARCH
 from logstream.cluster.port import Capabilities, IndexMissing, ShardUsage
+from logstream.naming import daily_index
 from logstream.retention.janitor import RetentionJanitor, ownership_of
 from logstream.retry import Deadline
 from logstream.settings import Settings
 
 TODAY = date(2026, 3, 1)
+HASHED = daily_index("logs", "/aws/lambda/Fn", 1_767_225_600_000)  # 2026-01-01
+
+
+def _day_ms(day: date) -> int:
+    return (day - date(1970, 1, 1)).days * 86_400_000 + 12_345
 
 
 class MemoryCluster:
-    """Index names with their mapping ``_meta``; records deletions."""
+    """Index names with their mapping ``_meta``; records deletions.
+
+    An index's one document is ``samples[name]`` if given, else one that belongs
+    there when the name is ``{prefix}-{group}-{day}`` of an exact-slug group.
+    """
 
     capabilities: Capabilities = OPENSEARCH
 
-    def __init__(self, indices: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        indices: dict[str, dict[str, Any]],
+        samples: dict[str, dict[str, Any] | None] | None = None,
+    ) -> None:
         self.indices = dict(indices)
+        self.samples = dict(samples or {})
         self.deleted: list[str] = []
         self.meta_reads: list[str] = []
+
+    def search(self, index: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+        assert body["size"] == 1
+        if index in self.samples:
+            sample = self.samples[index]
+        else:
+            _prefix, group, day = index.split("-", 1)[0], *index.split("-", 1)[1].rsplit("-", 1)
+            when = date(*(int(part) for part in day.split(".")))
+            sample = {"log_group": group, "@timestamp": _day_ms(when)}
+        return {"hits": {"hits": [] if sample is None else [{"_source": sample}]}}
 
     def list_indices(self, pattern: str, **_: Any) -> list[str]:
         assert pattern.endswith("-*")
@@ -69,31 +94,38 @@ def test_deletes_exactly_the_expired_marked_indices_of_this_deployment() -> None
             "logs-app-2026.02.22": _ours(),  # expired, ours
             "logs-app-2026.02.23": _ours(),  # kept: the 7th day
             "logs-app-2026.03.01": _ours(),  # today
-            "logs-aws-lambda-fn_0123456789-2026.01.01": _ours(),  # expired, ours, hashed part
+            HASHED: _ours(),  # expired, ours, hashed group part
             "logs-prod-x-2026.01.01": _ours("logs-prod"),  # a neighbour's (`logs-prod`, `x`)
             "logs-manual-2026.01.01": {},  # matches the pattern, made by hand: no marker
             "logs-other-2026.01.01": {"logstream": "logs"},  # malformed marker
             "logs-quarantine": _ours(),
             "logs-app-2026.02.30": _ours(),  # no such day
             "logs-notes": _ours(),
-        }
+            # Made by a neighbour without templates: our template stamped our marker.
+            "logs-prod-y-2026.01.01": _ours(),
+            "logs-empty-2026.01.01": _ours(),
+        },
+        samples={
+            HASHED: {"log_group": "/aws/lambda/Fn", "@timestamp": _day_ms(date(2026, 1, 1))},
+            "logs-prod-y-2026.01.01": {"log_group": "y", "@timestamp": _day_ms(date(2026, 1, 1))},
+            "logs-empty-2026.01.01": None,
+        },
     )
     report = _janitor(cluster).run(_deadline())
-    assert cluster.deleted == [
-        "logs-app-2026.02.22",
-        "logs-aws-lambda-fn_0123456789-2026.01.01",
-    ]
+    assert cluster.deleted == sorted(["logs-app-2026.02.22", HASHED])
     assert report.deleted == cluster.deleted
     assert sorted(report.not_ours) == [
         "logs-manual-2026.01.01",
         "logs-other-2026.01.01",
         "logs-prod-x-2026.01.01",
+        "logs-prod-y-2026.01.01",
     ]
+    assert report.unverified == ["logs-empty-2026.01.01"]
     assert report.bad_dates == ["logs-app-2026.02.30"]
     assert report.retained == 2
     assert report.first_kept_day == date(2026, 2, 23)
     # The marker is read only for names that expired.
-    assert set(cluster.meta_reads) == {*report.deleted, *report.not_ours}
+    assert set(cluster.meta_reads) == {*report.deleted, *report.not_ours, *report.unverified}
 
 
 def test_a_dry_run_decides_the_same_and_deletes_nothing() -> None:
@@ -118,6 +150,7 @@ def test_zero_days_keeps_everything_without_asking_the_cluster() -> None:
         "first_kept_day": None,
         "deleted": [],
         "not_ours": [],
+        "unverified": [],
         "bad_dates": [],
         "retained": 0,
         "deferred": [],

@@ -51,7 +51,8 @@ def _text(report: RetentionReport) -> str:
         return "RETENTION_DAYS is 0: every index is kept (nothing to do)"
     verb = "would delete" if report.dry_run else "deleted"
     rows: list[tuple[str, str]] = [(verb, name) for name in report.deleted]
-    rows += [("kept: no marker of this deployment", name) for name in report.not_ours]
+    rows += [("kept: not this deployment's", name) for name in report.not_ours]
+    rows += [("kept: empty, nothing proves whose", name) for name in report.unverified]
     rows += [("kept: date does not parse", name) for name in report.bad_dates]
     rows += [("left for the next run: no time", name) for name in report.deferred]
     summary = (

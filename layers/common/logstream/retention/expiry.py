@@ -9,21 +9,29 @@ An index is deleted only when every one of these holds:
    today (UTC) included, so ``RETENTION_DAYS=1`` keeps only today;
 4. it is not a protected name (the quarantine, the alias), whatever the pattern says;
 5. its mapping ``_meta`` carries logstream's marker naming this deployment
-   (:func:`logstream.schema.templates.owner_marker`): a neighbouring deployment
-   whose prefix extends this one (``logs`` and ``logs-prod``) makes names this
-   pattern matches, and only the marker tells them apart.
+   (:func:`logstream.schema.templates.owner_marker`);
+6. a document in it belongs there: its ``log_group`` and ``@timestamp`` give
+   exactly this index's name under this deployment's naming.
 
-1 to 4 are :func:`verdict_by_name`; 5 is :func:`verdict_by_owner`, checked only
-for names that passed (it costs a request per index).
+Why both 5 and 6: a neighbour whose prefix extends this one (``logs`` and
+``logs-prod``) makes names this pattern matches (``logs-prod`` + group ``x``
+is ``logs`` + group ``prod-x``). The marker comes from this deployment's
+template, which applies to every new index under ``{prefix}-*``: a neighbour
+without templates of its own (another shipper, a person) gets it too. Its
+documents never do: their group maps to another name. An index without a
+document to check is kept (nothing proves whose it is; it holds no data).
+
+1 to 4 are :func:`verdict_by_name`; 5 and 6 are :func:`verdict_by_owner`,
+checked only for names that passed (they cost two requests per index).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 _DAY_FORMAT: Final = "%Y.%m.%d"
 
@@ -36,7 +44,8 @@ class Verdict(StrEnum):
     NOT_DAILY = "not a daily index"  # the pattern does not match the whole name
     BAD_DATE = "date does not parse"
     PROTECTED = "protected"  # the quarantine or the alias
-    NOT_OURS = "no marker of this deployment"
+    NOT_OURS = "no marker of this deployment, or documents of another"
+    UNVERIFIED = "empty: no document to prove whose it is"
 
 
 def first_kept_day(today: date, retention_days: int) -> date:
@@ -79,6 +88,24 @@ def verdict_by_name(
     return Verdict.EXPIRED
 
 
-def verdict_by_owner(owner: str | None, expected_owner: str) -> Verdict:
-    """Rule 5: EXPIRED only when the index's marker names this deployment."""
-    return Verdict.EXPIRED if owner == expected_owner else Verdict.NOT_OURS
+def verdict_by_owner(
+    name: str,
+    *,
+    owner: str | None,
+    expected_owner: str,
+    sample: Mapping[str, Any] | None,
+    index_for: Callable[[str, int], str],
+) -> Verdict:
+    """Rules 5 and 6: EXPIRED only when the marker names this deployment and ``sample``
+    (one document's ``_source``, None for an empty index) belongs in ``name``.
+
+    ``index_for(log_group, timestamp_ms)`` is the deployment's naming for its layout.
+    """
+    if owner != expected_owner:
+        return Verdict.NOT_OURS
+    if sample is None:
+        return Verdict.UNVERIFIED
+    group, timestamp = sample.get("log_group"), sample.get("@timestamp")
+    if not isinstance(group, str) or not group or type(timestamp) is not int:
+        return Verdict.NOT_OURS
+    return Verdict.EXPIRED if index_for(group, timestamp) == name else Verdict.NOT_OURS

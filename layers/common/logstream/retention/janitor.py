@@ -19,17 +19,18 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any, Final
 
 from logstream.cluster.port import Cluster, IndexMissing
-from logstream.naming import daily_index_regex
+from logstream.naming import daily_index, daily_index_regex
 from logstream.observability import Metric, count, logger
 from logstream.retention.expiry import Verdict, first_kept_day, verdict_by_name, verdict_by_owner
 from logstream.retry import Deadline
 from logstream.schema.templates import index_owner
 from logstream.settings import Settings
 
-#: An index is not started with less time left than this (seconds): list, meta, delete.
+#: An index is not started with less time left than this (seconds): meta, sample, delete.
 _MIN_SECONDS_PER_INDEX: Final = 5.0
 
 
@@ -46,6 +47,7 @@ class RetentionReport:
     first_kept_day: date | None = None
     deleted: list[str] = field(default_factory=list)
     not_ours: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
     bad_dates: list[str] = field(default_factory=list)
     retained: int = 0
     deferred: list[str] = field(default_factory=list)
@@ -58,6 +60,7 @@ class RetentionReport:
             # In a dry run: what would be deleted.
             "deleted": self.deleted,
             "not_ours": self.not_ours,
+            "unverified": self.unverified,
             "bad_dates": self.bad_dates,
             "retained": self.retained,
             "deferred": self.deferred,
@@ -66,20 +69,32 @@ class RetentionReport:
 
 @dataclass(frozen=True, slots=True)
 class Ownership:
-    """Whose daily indices these are: the pattern of their names and the expected marker."""
+    """Whose daily indices these are: the pattern of their names, the expected marker,
+    and the naming (``index_for(log_group, timestamp_ms)``) a document must agree with."""
 
     index_prefix: str
     owner: str
     daily_pattern: re.Pattern[str]
+    index_for: Callable[[str, int], str]
     protected: Collection[str]
 
 
-def ownership_of(settings: Settings, daily_pattern: re.Pattern[str] | None = None) -> Ownership:
-    """The deployment's daily indices: ``daily_pattern`` (default: the group-daily names)."""
+def ownership_of(
+    settings: Settings,
+    daily_pattern: re.Pattern[str] | None = None,
+    index_for: Callable[[str, int], str] | None = None,
+) -> Ownership:
+    """The deployment's daily indices; by default the group-daily layout's names.
+
+    Another layout passes its own ``daily_pattern`` and ``index_for`` (the
+    shared-daily layout: ``{prefix}-{YYYY.MM.DD}``).
+    """
+    prefix = settings.index_prefix
     return Ownership(
-        index_prefix=settings.index_prefix,
+        index_prefix=prefix,
         owner=settings.index_owner,
-        daily_pattern=daily_pattern or daily_index_regex(settings.index_prefix),
+        daily_pattern=daily_pattern or daily_index_regex(prefix),
+        index_for=index_for or partial(daily_index, prefix),
         protected=frozenset({settings.quarantine_index, settings.alias}),
     )
 
@@ -137,7 +152,18 @@ class RetentionJanitor:
             owner = index_owner(self._cluster.index_meta(name))
         except IndexMissing:
             return  # deleted meanwhile (another run, a person): nothing to do
-        if verdict_by_owner(owner, self._ownership.owner) is not Verdict.EXPIRED:
+        own = self._ownership
+        verdict = verdict_by_owner(
+            name,
+            owner=owner,
+            expected_owner=own.owner,
+            sample=self._sample(name) if owner == own.owner else None,
+            index_for=own.index_for,
+        )
+        if verdict is Verdict.UNVERIFIED:
+            report.unverified.append(name)
+            return
+        if verdict is not Verdict.EXPIRED:
             report.not_ours.append(name)
             return
         if report.dry_run:
@@ -150,3 +176,9 @@ class RetentionJanitor:
             "expired index deleted",
             extra={"index": name, "retention_days": self._retention_days},
         )
+
+    def _sample(self, name: str) -> dict[str, Any] | None:
+        """One document's ``log_group`` and ``@timestamp``; None when the index is empty."""
+        body = {"size": 1, "_source": ["log_group", "@timestamp"], "query": {"match_all": {}}}
+        hits = self._cluster.search(name, body)["hits"]["hits"]
+        return dict(hits[0].get("_source") or {}) if hits else None
