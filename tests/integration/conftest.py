@@ -44,7 +44,13 @@ def _layer_is_the_built_one() -> None:
 
 
 #: What runs against both engines (issue 12); the rest runs on OpenSearch.
-_BOTH_ENGINES: tuple[str, ...] = ("test_decoder.py", "backfill", "reconcile", "schema")
+_BOTH_ENGINES: tuple[str, ...] = (
+    "test_decoder.py",
+    "backfill",
+    "reconcile",
+    "schema",
+    "retention",
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

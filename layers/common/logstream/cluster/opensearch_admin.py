@@ -21,6 +21,8 @@ from logstream.cluster.port import (
 )
 
 _MAX_SHARDS_SETTING: Final = "cluster.max_shards_per_node"
+#: Where a cluster setting is found, the one that applies first.
+_SETTING_SCOPES: Final = ("transient", "persistent", "defaults")
 
 
 class OpenSearchIndexAdmin:
@@ -121,20 +123,14 @@ class OpenSearchIndexAdmin:
         settings = self._call(
             lambda: self._client.cluster.get_settings(
                 include_defaults=True,
-                flat_settings=True,
                 filter_path=f"*.{_MAX_SHARDS_SETTING}",
                 request_timeout=timeout,
             )
         )
         # Transient overrides persistent overrides the default, as the cluster applies them.
-        per_node = next(
-            (
-                settings[scope][_MAX_SHARDS_SETTING]
-                for scope in ("transient", "persistent", "defaults")
-                if _MAX_SHARDS_SETTING in (settings.get(scope) or {})
-            ),
-            None,
-        )
+        group, name = _MAX_SHARDS_SETTING.split(".", 1)
+        scopes = [(settings.get(s) or {}).get(group) or {} for s in _SETTING_SCOPES]
+        per_node = next((scoped[name] for scoped in scopes if name in scoped), None)
         if per_node is None:
             raise ClusterError(
                 None,
