@@ -146,8 +146,8 @@ def test_replicas_land_in_the_settings_of_new_indices(
     }
 
 
-def test_a_rebuilt_index_keeps_the_marker(deployment: Deployment) -> None:
-    """The healer recreates an index from its group's template: the marker must come back."""
+def test_an_index_recreated_from_the_templates_keeps_the_marker(deployment: Deployment) -> None:
+    """What the healer does after the copy aside (the full rebuild: tests/integration/schema)."""
     cluster = clients.cluster()
     ensure_templates(cluster, deployment.settings)
     index = _ship(deployment, "app", 10)
