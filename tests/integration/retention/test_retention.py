@@ -7,8 +7,10 @@ run that crosses midnight decides the same way.
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +23,10 @@ from logstream.schema.templates import ensure_templates, index_owner
 from tests.integration.conftest import Deployment
 from tests.support.lambda_harness import invoke
 
-SCHEDULED = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+EVENTS = Path(__file__).resolve().parents[3] / "events"
+#: What EventBridge sends, and what an operator sends by hand (`sam local invoke -e`).
+SCHEDULED = json.loads((EVENTS / "retention-scheduled.json").read_text(encoding="utf-8"))
+DRY_RUN = json.loads((EVENTS / "retention-dry-run.json").read_text(encoding="utf-8"))
 DAY_MS = 86_400_000
 
 
@@ -102,7 +107,7 @@ def test_retention_deletes_exactly_the_expired_indices_of_this_deployment(
     before = _indices(deployment, f"{prefix}*")
     assert expired | kept | {deployment.settings.quarantine_index} <= before
 
-    dry = invoke("RetentionFunction", {"dry_run": True})
+    dry = invoke("RetentionFunction", DRY_RUN)
     assert dry["ok"] is True
     assert set(dry["retention"]["deleted"]) == expired
     assert _indices(deployment, f"{prefix}*") == before
