@@ -276,6 +276,15 @@ def retention_janitor() -> RetentionJanitor:
     settings = load_settings()
     client = cluster()
     ensure_templates(client, settings)  # so new indices carry the ownership marker
+    if 0 < settings.retention_days <= settings.backfill_days:
+        logger.warning(
+            "RETENTION_DAYS is not above BACKFILL_DAYS: backfill and a first reconciliation "
+            "write days that retention deletes again",
+            extra={
+                "retention_days": settings.retention_days,
+                "backfill_days": settings.backfill_days,
+            },
+        )
     return RetentionJanitor(client, ownership_of(settings), settings.retention_days)
 
 
