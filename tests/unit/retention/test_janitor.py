@@ -195,3 +195,31 @@ def test_deletions_are_logged_and_counted(
     assert [entry["index"] for entry in logged] == ["logs-a-2026.01.01", "logs-b-2026.01.01"]
     assert counted.count(("RetentionIndicesDeleted", 1)) == 2
     assert ("RetentionIndicesNotOurs", 1) in counted
+
+
+def test_another_layout_passes_its_own_pattern_and_naming() -> None:
+    """The shared-daily layout (`{prefix}-{YYYY.MM.DD}`, being built) plugs in the same way."""
+    import re  # noqa: PLC0415
+
+    from logstream.naming import DAY_SUFFIX_PATTERN, day_suffix  # noqa: PLC0415
+
+    settings = _settings()
+    ownership = ownership_of(
+        settings,
+        daily_pattern=re.compile(f"logs-{DAY_SUFFIX_PATTERN}"),
+        index_for=lambda _group, timestamp_ms: f"logs-{day_suffix(timestamp_ms)}",
+    )
+    old = {"log_group": "/any/group", "@timestamp": _day_ms(date(2026, 1, 1))}
+    cluster = MemoryCluster(
+        {
+            "logs-2026.01.01": _ours(),
+            "logs-2026.03.01": _ours(),
+            "logs-app-2026.01.01": _ours(),  # the other layout's name: not this pattern
+            "logs-prod-2026.01.01": _ours(),  # `logs-prod`'s shared index: not this pattern
+        },
+        samples={"logs-2026.01.01": old},
+    )
+    janitor = RetentionJanitor(cluster, ownership, 7, today=lambda: TODAY)  # type: ignore[arg-type]
+    report = janitor.run(_deadline())
+    assert cluster.deleted == ["logs-2026.01.01"]
+    assert report.retained == 1
