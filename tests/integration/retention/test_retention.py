@@ -61,7 +61,7 @@ def _with_retention(monkeypatch: pytest.MonkeyPatch, days: int, replicas: int = 
 
 
 def test_retention_deletes_exactly_the_expired_indices_of_this_deployment(
-    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     prefix = deployment.settings.index_prefix
     neighbour = f"{prefix}-prod"
@@ -94,6 +94,12 @@ def test_retention_deletes_exactly_the_expired_indices_of_this_deployment(
     stamped = daily_index(neighbour, "y", old)
     search.index(index=stamped, body={"log_group": "y", "@timestamp": old}, refresh=True)
     assert index_owner(search.indices.get_mapping(index=stamped)[stamped]["mappings"]["_meta"])
+    # The neighbour's shared daily index `<prefix>-prod-<day>` is our group `prod` by name;
+    # one of its documents is of a group `prod` too, the other is not.
+    shared = f"{neighbour}-{daily_index(prefix, 'x', old).rsplit('-', 1)[1]}"
+    assert shared == daily_index(prefix, "prod", old)
+    for group in ("prod", "orders"):
+        search.index(index=shared, body={"log_group": group, "@timestamp": old}, refresh=True)
     # An expired index of ours that holds nothing: nothing proves whose it is.
     empty = daily_index(prefix, "empty", old)
     search.indices.create(index=empty)
@@ -102,6 +108,8 @@ def test_retention_deletes_exactly_the_expired_indices_of_this_deployment(
         next(iter(expired))
     )
     search.indices.create(index=holding)
+    # Outside `<prefix>-*`, so the deployment fixture would not delete it.
+    request.addfinalizer(lambda: search.indices.delete(index=holding, ignore_unavailable=True))
     bad_date = f"{prefix}-app-2020.02.30"
     search.indices.create(index=bad_date)
     before = _indices(deployment, f"{prefix}*")
@@ -116,7 +124,7 @@ def test_retention_deletes_exactly_the_expired_indices_of_this_deployment(
     retention = answer["retention"]
     assert answer["ok"] is True
     assert set(retention["deleted"]) == expired
-    assert set(retention["not_ours"]) == {unmarked, with_marker, stamped}
+    assert set(retention["not_ours"]) == {unmarked, with_marker, stamped, shared}
     assert retention["unverified"] == [empty]
     assert retention["bad_dates"] == [bad_date]
     assert _indices(deployment, f"{prefix}*") == before - expired
@@ -124,7 +132,6 @@ def test_retention_deletes_exactly_the_expired_indices_of_this_deployment(
 
     again = invoke("RetentionFunction", SCHEDULED)
     assert again["retention"]["deleted"] == []
-    search.indices.delete(index=holding)
 
 
 def test_zero_days_deletes_nothing(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:

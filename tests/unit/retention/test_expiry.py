@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, timedelta
 from functools import partial
 
@@ -11,7 +12,10 @@ from hypothesis import strategies as st
 
 from logstream.naming import daily_index, daily_index_regex
 from logstream.retention.expiry import (
+    IndexContents,
     Verdict,
+    contents_from,
+    contents_query,
     first_kept_day,
     index_day,
     verdict_by_name,
@@ -88,12 +92,27 @@ def test_protected_names_win_over_the_pattern() -> None:
     )
 
 
-def _owner_verdict(name: str, owner: str | None, sample: dict[str, object] | None) -> Verdict:
+DAY = 86_400_000
+
+
+def _contents(*docs: dict[str, object]) -> IndexContents:
+    groups = Counter(str(d["log_group"]) for d in docs if "log_group" in d)
+    times = [int(str(d["@timestamp"])) for d in docs if "@timestamp" in d]
+    return IndexContents(
+        documents=len(docs),
+        docs_by_group=dict(groups),
+        docs_in_other_groups=0,
+        first_ms=min(times) if times else None,
+        last_ms=max(times) if times else None,
+    )
+
+
+def _owner_verdict(name: str, owner: str | None, contents: IndexContents | None) -> Verdict:
     return verdict_by_owner(
         name,
         owner=owner,
         expected_owner="logs",
-        sample=sample,
+        contents=contents,
         index_for=partial(daily_index, "logs"),
     )
 
@@ -103,34 +122,59 @@ def test_a_neighbour_with_a_longer_prefix_is_told_apart_by_marker_and_documents(
     name = daily_index("logs-prod", "x", 0)
     assert name == daily_index("logs", "prod-x", 0)
     assert _verdict(name) is Verdict.EXPIRED
-    neighbours = {"log_group": "x", "@timestamp": 5}
-    ours = {"log_group": "prod-x", "@timestamp": 5}
+    neighbours = _contents({"log_group": "x", "@timestamp": 5})
+    ours = _contents({"log_group": "prod-x", "@timestamp": 5})
     assert _owner_verdict(name, "logs-prod", ours) is Verdict.NOT_OURS
     assert _owner_verdict(name, None, ours) is Verdict.NOT_OURS
     # Our template stamps our marker on any new index under `logs-*`: the documents decide.
     assert _owner_verdict(name, "logs", neighbours) is Verdict.NOT_OURS
     assert _owner_verdict(name, "logs", ours) is Verdict.EXPIRED
+    assert _owner_verdict(name, "logs", None) is Verdict.NOT_OURS  # could not be asked
 
 
 @pytest.mark.parametrize(
-    "sample",
+    "docs",
     [
-        {"log_group": "prod-x", "@timestamp": 86_400_000},  # another day's document
-        {"log_group": "prod-x", "@timestamp": "5"},
-        {"log_group": "prod-x", "@timestamp": True},
-        {"log_group": "", "@timestamp": 5},
-        {"@timestamp": 5},
-        {},
+        [{"log_group": "prod-x", "@timestamp": 86_400_000}],  # another day's document
+        [{"log_group": "prod-x", "@timestamp": 5}, {"log_group": "prod-x", "@timestamp": DAY}],
+        [{"log_group": "prod-x", "@timestamp": 5}, {"log_group": "x", "@timestamp": 5}],
+        [{"log_group": "prod-x", "@timestamp": 5}, {"@timestamp": 5}],  # one without a group
+        [{"log_group": "prod-x"}],  # no time
     ],
 )
-def test_a_document_that_does_not_name_this_index_makes_it_not_ours(
-    sample: dict[str, object],
+def test_documents_that_do_not_all_name_this_index_make_it_not_ours(
+    docs: list[dict[str, object]],
 ) -> None:
-    assert _owner_verdict("logs-prod-x-1970.01.01", "logs", sample) is Verdict.NOT_OURS
+    assert _owner_verdict("logs-prod-x-1970.01.01", "logs", _contents(*docs)) is Verdict.NOT_OURS
 
 
 def test_an_empty_index_cannot_be_verified_and_is_kept() -> None:
-    assert _owner_verdict("logs-prod-x-1970.01.01", "logs", None) is Verdict.UNVERIFIED
+    assert _owner_verdict("logs-prod-x-1970.01.01", "logs", _contents()) is Verdict.UNVERIFIED
+
+
+def test_contents_are_read_from_both_engines_answers() -> None:
+    answer = {
+        "hits": {"total": {"value": 7, "relation": "eq"}, "hits": []},
+        "aggregations": {
+            "groups": {"buckets": [{"key": "a", "doc_count": 5}], "sum_other_doc_count": 2},
+            "first": {"value": 1.767225600001e12, "value_as_string": "1767225600001"},
+            "last": {"value": 1.767225600009e12},
+        },
+    }
+    contents = contents_from(answer)
+    assert contents == IndexContents(7, {"a": 5}, 2, 1_767_225_600_001, 1_767_225_600_009)
+    empty = contents_from(
+        {
+            "hits": {"total": 0, "hits": []},
+            "aggregations": {
+                "groups": {"buckets": []},
+                "first": {"value": None},
+                "last": {"value": None},
+            },
+        }
+    )
+    assert empty == IndexContents(0, {}, 0, None, None)
+    assert contents_query()["aggs"]["groups"]["terms"]["field"] == "log_group"
 
 
 @given(

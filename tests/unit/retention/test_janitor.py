@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from typing import Any
 
 import pytest
 
 from logstream.cluster.opensearch import OPENSEARCH
-from logstream.cluster.port import Capabilities, IndexMissing, ShardUsage
+from logstream.cluster.port import Capabilities, ClusterError, IndexMissing, ShardUsage
 from logstream.naming import daily_index
+from logstream.retention.expiry import contents_query
 from logstream.retention.janitor import RetentionJanitor, ownership_of
 from logstream.retry import Deadline
 from logstream.settings import Settings
@@ -23,9 +25,9 @@ def _day_ms(day: date) -> int:
 
 
 class MemoryCluster:
-    """Index names with their mapping ``_meta``; records deletions.
+    """Index names with their mapping ``_meta`` and documents; records deletions.
 
-    An index's one document is ``samples[name]`` if given, else one that belongs
+    An index's documents are ``docs[name]`` if given, else one that belongs
     there when the name is ``{prefix}-{group}-{day}`` of an exact-slug group.
     """
 
@@ -34,22 +36,38 @@ class MemoryCluster:
     def __init__(
         self,
         indices: dict[str, dict[str, Any]],
-        samples: dict[str, dict[str, Any] | None] | None = None,
+        docs: dict[str, list[dict[str, Any]]] | None = None,
     ) -> None:
         self.indices = dict(indices)
-        self.samples = dict(samples or {})
+        self.docs = dict(docs or {})
         self.deleted: list[str] = []
         self.meta_reads: list[str] = []
 
+    def _documents(self, index: str) -> list[dict[str, Any]]:
+        if index in self.docs:
+            return self.docs[index]
+        group, day = index.split("-", 1)[1].rsplit("-", 1)
+        when = date(*(int(part) for part in day.split(".")))
+        return [{"log_group": group, "@timestamp": _day_ms(when)}]
+
     def search(self, index: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
-        assert body["size"] == 1
-        if index in self.samples:
-            sample = self.samples[index]
-        else:
-            _prefix, group, day = index.split("-", 1)[0], *index.split("-", 1)[1].rsplit("-", 1)
-            when = date(*(int(part) for part in day.split(".")))
-            sample = {"log_group": group, "@timestamp": _day_ms(when)}
-        return {"hits": {"hits": [] if sample is None else [{"_source": sample}]}}
+        """The answer an engine gives to the contents query (terms, min, max)."""
+        assert body == contents_query()
+        docs = self._documents(index)
+        size = body["aggs"]["groups"]["terms"]["size"]
+        counts = Counter(d["log_group"] for d in docs if "log_group" in d).most_common()
+        times = [d["@timestamp"] for d in docs if "@timestamp" in d]
+        return {
+            "hits": {"total": {"value": len(docs), "relation": "eq"}, "hits": []},
+            "aggregations": {
+                "groups": {
+                    "buckets": [{"key": g, "doc_count": n} for g, n in counts[:size]],
+                    "sum_other_doc_count": sum(n for _g, n in counts[size:]),
+                },
+                "first": {"value": float(min(times)) if times else None},
+                "last": {"value": float(max(times)) if times else None},
+            },
+        }
 
     def list_indices(self, pattern: str, **_: Any) -> list[str]:
         assert pattern.endswith("-*")
@@ -105,10 +123,10 @@ def test_deletes_exactly_the_expired_marked_indices_of_this_deployment() -> None
             "logs-prod-y-2026.01.01": _ours(),
             "logs-empty-2026.01.01": _ours(),
         },
-        samples={
-            HASHED: {"log_group": "/aws/lambda/Fn", "@timestamp": _day_ms(date(2026, 1, 1))},
-            "logs-prod-y-2026.01.01": {"log_group": "y", "@timestamp": _day_ms(date(2026, 1, 1))},
-            "logs-empty-2026.01.01": None,
+        docs={
+            HASHED: [{"log_group": "/aws/lambda/Fn", "@timestamp": _day_ms(date(2026, 1, 1))}],
+            "logs-prod-y-2026.01.01": [{"log_group": "y", "@timestamp": _day_ms(date(2026, 1, 1))}],
+            "logs-empty-2026.01.01": [],
         },
     )
     report = _janitor(cluster).run(_deadline())
@@ -217,9 +235,40 @@ def test_another_layout_passes_its_own_pattern_and_naming() -> None:
             "logs-app-2026.01.01": _ours(),  # the other layout's name: not this pattern
             "logs-prod-2026.01.01": _ours(),  # `logs-prod`'s shared index: not this pattern
         },
-        samples={"logs-2026.01.01": old},
+        docs={"logs-2026.01.01": [old, {**old, "log_group": "/other"}]},
     )
     janitor = RetentionJanitor(cluster, ownership, 7, today=lambda: TODAY)  # type: ignore[arg-type]
     report = janitor.run(_deadline())
     assert cluster.deleted == ["logs-2026.01.01"]
     assert report.retained == 1
+
+
+def test_a_neighbour_s_index_with_one_of_our_groups_among_others_is_not_ours() -> None:
+    """`logs-prod`'s shared daily index `logs-prod-2026.01.01` is `logs`'s group `prod`
+    by name; a document of group `prod` in it must not make it ours."""
+    day = _day_ms(date(2026, 1, 1))
+    docs = [{"log_group": group, "@timestamp": day} for group in ("prod", "orders", "prod")]
+    cluster = MemoryCluster({"logs-prod-2026.01.01": _ours()}, docs={"logs-prod-2026.01.01": docs})
+    report = _janitor(cluster).run(_deadline())
+    assert (cluster.deleted, report.not_ours) == ([], ["logs-prod-2026.01.01"])
+
+
+def test_an_index_whose_log_group_cannot_be_aggregated_is_not_ours() -> None:
+    class TextGroups(MemoryCluster):
+        def search(self, index: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+            raise ClusterError(400, "log_group is a text field", retryable=False)
+
+    cluster = TextGroups({"logs-app-2026.01.01": _ours()})
+    report = _janitor(cluster).run(_deadline())
+    assert (cluster.deleted, report.not_ours) == ([], ["logs-app-2026.01.01"])
+
+
+def test_a_cluster_failure_while_checking_fails_the_run() -> None:
+    class Down(MemoryCluster):
+        def search(self, index: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+            raise ClusterError(503, "unavailable", retryable=True)
+
+    cluster = Down({"logs-app-2026.01.01": _ours()})
+    with pytest.raises(ClusterError):
+        _janitor(cluster).run(_deadline())
+    assert cluster.deleted == []

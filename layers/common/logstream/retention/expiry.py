@@ -10,15 +10,18 @@ An index is deleted only when every one of these holds:
 4. it is not a protected name (the quarantine, the alias), whatever the pattern says;
 5. its mapping ``_meta`` carries logstream's marker naming this deployment
    (:func:`logstream.schema.templates.owner_marker`);
-6. a document in it belongs there: its ``log_group`` and ``@timestamp`` give
-   exactly this index's name under this deployment's naming.
+6. its documents belong there: every log group it holds (the ten largest,
+   from a ``terms`` aggregation), at its oldest and its newest ``@timestamp``,
+   gives exactly this index's name under this deployment's naming, and no
+   document lacks a ``log_group``. In ``group-daily`` two groups never share
+   a name, so a second group alone makes the index not ours.
 
 Why both 5 and 6: a neighbour whose prefix extends this one (``logs`` and
 ``logs-prod``) makes names this pattern matches (``logs-prod`` + group ``x``
 is ``logs`` + group ``prod-x``). The marker comes from this deployment's
 template, which applies to every new index under ``{prefix}-*``: a neighbour
 without templates of its own (another shipper, a person) gets it too. Its
-documents never do: their group maps to another name. An index without a
+documents do not: their groups map to other names. An index without a
 document to check is kept (nothing proves whose it is; it holds no data).
 
 1 to 4 are :func:`verdict_by_name`; 5 and 6 are :func:`verdict_by_owner`,
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
@@ -88,24 +92,76 @@ def verdict_by_name(
     return Verdict.EXPIRED
 
 
+@dataclass(frozen=True, slots=True)
+class IndexContents:
+    """What an index holds, as far as rule 6 needs: see :func:`contents_query`."""
+
+    documents: int
+    docs_by_group: Mapping[str, int]  # the largest groups
+    docs_in_other_groups: int  # documents of groups past those
+    first_ms: int | None
+    last_ms: int | None
+
+
+#: Groups looked at per index: in ``group-daily`` a second one already decides.
+_GROUPS_CHECKED: Final = 10
+
+
+def contents_query() -> dict[str, Any]:
+    """The ``_search`` body whose answer :func:`contents_from` reads."""
+    return {
+        "size": 0,
+        "track_total_hits": True,
+        "aggs": {
+            "groups": {"terms": {"field": "log_group", "size": _GROUPS_CHECKED}},
+            "first": {"min": {"field": "@timestamp"}},
+            "last": {"max": {"field": "@timestamp"}},
+        },
+    }
+
+
+def contents_from(response: Mapping[str, Any]) -> IndexContents:
+    """:class:`IndexContents` out of the answer to :func:`contents_query`."""
+    total = response["hits"]["total"]
+    aggs = response.get("aggregations") or {}
+    groups = aggs.get("groups") or {}
+
+    def millis(key: str) -> int | None:
+        value = (aggs.get(key) or {}).get("value")
+        return int(value) if isinstance(value, int | float) else None
+
+    return IndexContents(
+        documents=int(total["value"] if isinstance(total, Mapping) else total),
+        docs_by_group={str(b["key"]): int(b["doc_count"]) for b in groups.get("buckets", [])},
+        docs_in_other_groups=int(groups.get("sum_other_doc_count") or 0),
+        first_ms=millis("first"),
+        last_ms=millis("last"),
+    )
+
+
 def verdict_by_owner(
     name: str,
     *,
     owner: str | None,
     expected_owner: str,
-    sample: Mapping[str, Any] | None,
+    contents: IndexContents | None,
     index_for: Callable[[str, int], str],
 ) -> Verdict:
-    """Rules 5 and 6: EXPIRED only when the marker names this deployment and ``sample``
-    (one document's ``_source``, None for an empty index) belongs in ``name``.
+    """Rules 5 and 6: EXPIRED only when the marker names this deployment and what the
+    index holds belongs in ``name`` (``contents`` is read only once the marker matched).
 
     ``index_for(log_group, timestamp_ms)`` is the deployment's naming for its layout.
     """
-    if owner != expected_owner:
+    if owner != expected_owner or contents is None:
         return Verdict.NOT_OURS
-    if sample is None:
+    if contents.documents == 0:
         return Verdict.UNVERIFIED
-    group, timestamp = sample.get("log_group"), sample.get("@timestamp")
-    if not isinstance(group, str) or not group or type(timestamp) is not int:
-        return Verdict.NOT_OURS
-    return Verdict.EXPIRED if index_for(group, timestamp) == name else Verdict.NOT_OURS
+    grouped = sum(contents.docs_by_group.values()) + contents.docs_in_other_groups
+    first, last = contents.first_ms, contents.last_ms
+    if grouped != contents.documents or first is None or last is None:
+        return Verdict.NOT_OURS  # documents without a log group or a time: not logstream's
+    belongs = all(
+        index_for(group, first) == name == index_for(group, last)
+        for group in contents.docs_by_group
+    )
+    return Verdict.EXPIRED if belongs else Verdict.NOT_OURS

@@ -22,15 +22,23 @@ from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any, Final
 
-from logstream.cluster.port import Cluster, IndexMissing
+from logstream.cluster.port import Cluster, ClusterError, IndexMissing
 from logstream.naming import daily_index, daily_index_regex
 from logstream.observability import Metric, count, logger
-from logstream.retention.expiry import Verdict, first_kept_day, verdict_by_name, verdict_by_owner
+from logstream.retention.expiry import (
+    IndexContents,
+    Verdict,
+    contents_from,
+    contents_query,
+    first_kept_day,
+    verdict_by_name,
+    verdict_by_owner,
+)
 from logstream.retry import Deadline
 from logstream.schema.templates import index_owner
 from logstream.settings import Settings
 
-#: An index is not started with less time left than this (seconds): meta, sample, delete.
+#: An index is not started with less time left than this (seconds): meta, contents, delete.
 _MIN_SECONDS_PER_INDEX: Final = 5.0
 
 
@@ -157,7 +165,7 @@ class RetentionJanitor:
             name,
             owner=owner,
             expected_owner=own.owner,
-            sample=self._sample(name) if owner == own.owner else None,
+            contents=self._contents(name) if owner == own.owner else None,
             index_for=own.index_for,
         )
         if verdict is Verdict.UNVERIFIED:
@@ -177,8 +185,12 @@ class RetentionJanitor:
             extra={"index": name, "retention_days": self._retention_days},
         )
 
-    def _sample(self, name: str) -> dict[str, Any] | None:
-        """One document's ``log_group`` and ``@timestamp``; None when the index is empty."""
-        body = {"size": 1, "_source": ["log_group", "@timestamp"], "query": {"match_all": {}}}
-        hits = self._cluster.search(name, body)["hits"]["hits"]
-        return dict(hits[0].get("_source") or {}) if hits else None
+    def _contents(self, name: str) -> IndexContents | None:
+        """Its groups and time span; None when the index cannot be asked (its
+        ``log_group`` is not a keyword, so it was not mapped by logstream)."""
+        try:
+            return contents_from(self._cluster.search(name, contents_query()))
+        except ClusterError as error:
+            if error.status != 400:
+                raise
+            return None
