@@ -1,16 +1,18 @@
 """The retention janitor: delete this deployment's expired daily indices, and nothing else.
 
 It lists ``{prefix}-*``, decides by name (:mod:`logstream.retention.expiry`),
-reads the mapping ``_meta`` of each expired candidate, and deletes it by its
-exact name only when the marker names this deployment. Every deletion is
-logged and counted; a dry run decides the same way and deletes nothing.
+reads the mapping ``_meta`` of each expired candidate and, when the marker
+names this deployment, what the index holds (its log groups and time span);
+it deletes the index by its exact name only when both say it is this
+deployment's. Every deletion is logged and counted; a dry run decides the
+same way and deletes nothing.
 
 Runs on every engine, also where the engine has a lifecycle of its own (ISM,
 ILM): installing those policies is not tested here (neither the OpenSearch nor
 the Elasticsearch integ-test distribution has the plugin or module), and an
-untested policy path must not delete data. Serverless collections have no
-index delete for time-series data that logstream could rely on either way;
-see the README "Retention".
+untested policy path must not delete data. On OpenSearch Serverless it makes
+the same calls; that has not run live. See the README "Retention and the
+shard budget".
 """
 
 from __future__ import annotations
@@ -149,7 +151,7 @@ class RetentionJanitor:
                 self._expire(report, name)
         if report.not_ours:
             logger.warning(
-                "expired indices without this deployment's marker were kept",
+                "expired indices that are not this deployment's were kept",
                 extra={"indices": report.not_ours, "owner": own.owner},
             )
         count(Metric.RETENTION_NOT_OURS, len(report.not_ours))
