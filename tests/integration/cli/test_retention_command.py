@@ -17,6 +17,7 @@ def test_dry_run_lists_and_the_run_deletes_with_the_stack_s_days(
 ) -> None:
     settings = deployment.settings
     expired, kept = _ship(deployment, "cli-app", 10), _ship(deployment, "cli-app", 0)
+    deployment.refresh()  # days-old indices are searchable; these were written just now
     stack = create_stack(
         deployment,
         outputs={

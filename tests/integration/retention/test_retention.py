@@ -112,6 +112,7 @@ def test_retention_deletes_exactly_the_expired_indices_of_this_deployment(
     request.addfinalizer(lambda: search.indices.delete(index=holding, ignore_unavailable=True))
     bad_date = f"{prefix}-app-2020.02.30"
     search.indices.create(index=bad_date)
+    deployment.refresh()  # days-old indices are searchable; these were written just now
     before = _indices(deployment, f"{prefix}*")
     assert expired | kept | {deployment.settings.quarantine_index} <= before
 
