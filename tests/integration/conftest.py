@@ -50,7 +50,14 @@ def _layer_is_the_built_one() -> None:
 
 
 #: What runs against both engines (issue 12); the rest runs on OpenSearch.
-_BOTH_ENGINES: tuple[str, ...] = ("test_decoder.py", "backfill", "reconcile", "schema", "kinesis")
+_BOTH_ENGINES: tuple[str, ...] = (
+    "test_decoder.py",
+    "backfill",
+    "reconcile",
+    "schema",
+    "kinesis",
+    "retention",
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -93,6 +93,8 @@ GLOBAL_ENVIRONMENT = {
     "BACKFILL_DAYS",
     "MAPPING_TOTAL_FIELDS_LIMIT",
     "MAPPING_DEPTH_LIMIT",
+    "INDEX_REPLICAS",
+    "RETENTION_DAYS",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -851,10 +853,20 @@ def test_no_function_gets_the_whole_domain(deployed: Json) -> None:
             for resource in _domain_resources(statement):
                 assert resource != "${OpenSearchDomainArn}/*", name
                 path = resource.removeprefix("${OpenSearchDomainArn}/")
+                cluster_reads = {"_cluster/health", "_cluster/settings"}
+                if path in cluster_reads:  # the shard budget: GET only, retention only
+                    assert (name, actions) == ("RetentionDomainAccess", ["es:ESHttpGet"])
+                    continue
                 assert path in {"_bulk", "_search/scroll"} or "${IndexPrefix}" in path, name
             if "es:ESHttpDelete" in actions:
                 deleting.add(name)
-    assert deleting == {"SchemaHealDomainAccess"}
+    assert deleting == {"SchemaHealDomainAccess", "RetentionDomainAccess"}
+    retention = policies["RetentionDomainAccess"]["Properties"]
+    assert retention["Roles"] == [{"Ref": "RetentionFunctionRole"}]
+    (deletes,) = [
+        s for s in retention["PolicyDocument"]["Statement"] if "es:ESHttpDelete" in s["Action"]
+    ]
+    assert _domain_resources(deletes) == ["${OpenSearchDomainArn}/${IndexPrefix}-*"]
     healer = policies["SchemaHealDomainAccess"]["Properties"]
     assert healer["Roles"] == [{"Ref": "SchemaHealFunctionRole"}]
     own = healer["PolicyDocument"]["Statement"][0]
@@ -959,10 +971,11 @@ def test_alarms_notify_the_topic(source: Json) -> None:
         ("Logstream", "ReconcileGapsOpen"),
         ("Logstream", "DriftUnresolved"),
         ("Logstream", "GroupsRefusedTwoFilters"),
+        ("Logstream", "ShardBudgetUsedPercent"),
     }
-    for alarm in alarms.values():
+    for name, alarm in alarms.items():
         properties = alarm["Properties"]
-        assert properties["Threshold"] == 0
+        assert properties["Threshold"] == (80 if name == "ShardBudgetAlarm" else 0)
         assert properties["ComparisonOperator"] == "GreaterThanThreshold"
         assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}]
     subscription = source["Resources"]["AlarmEmailSubscription"]
@@ -1065,6 +1078,7 @@ def test_outputs(source: Json) -> None:
         "BackfillFunctionName",
         "ReconcileFunctionName",
         "SchemaHealFunctionName",
+        "RetentionFunctionName",
         "DashboardUrl",
         # What `logstream --stack-name` reads as its settings (logstream.operations.stack).
         "ClusterEndpoint",
@@ -1082,6 +1096,7 @@ def test_outputs(source: Json) -> None:
         "LogDestinationArn",
         "LogStreamArn",
         "LogsToKinesisRoleArn",
+        "IndexRetentionDays",
     }
 
 
@@ -1256,3 +1271,42 @@ def test_sam_local_invoke_is_configured() -> None:
         assert all(isinstance(value, str) for value in variables.values()), name
         settings = Settings.from_env({"AWS_REGION": REGION, **variables})
         assert settings.auth_mode == "none"
+
+
+def test_shard_budget_alarm_watches_what_the_retention_run_publishes(source: Json) -> None:
+    from logstream.observability import Metric  # noqa: PLC0415
+
+    variables = source["Globals"]["Function"]["Environment"]["Variables"]
+    alarm = source["Resources"]["ShardBudgetAlarm"]["Properties"]
+    assert alarm["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["MetricName"] == Metric.SHARD_BUDGET_USED.value
+    assert alarm["Dimensions"] == [
+        {"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}
+    ]
+    assert (alarm["Statistic"], alarm["Threshold"]) == ("Maximum", 80)
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    schedule = source["Resources"]["RetentionFunction"]["Properties"]["Events"]["Hourly"]
+    rate = {"Fn::Sub": "rate(${RetentionScheduleMinutes} minutes)"}
+    assert schedule["Properties"]["Schedule"] == rate
+    assert alarm["Period"] >= 60 * source["Parameters"]["RetentionScheduleMinutes"]["Default"]
+
+
+def test_lifecycle_parameters_reach_the_settings(source: Json) -> None:
+    from logstream.settings import Settings  # noqa: PLC0415
+
+    parameters = source["Parameters"]
+    variables = source["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["RETENTION_DAYS"] == {"Ref": "RetentionDays"}
+    assert variables["INDEX_REPLICAS"] == {"Ref": "IndexReplicas"}
+    for name, variable, default in (
+        ("RetentionDays", "RETENTION_DAYS", 0),
+        ("IndexReplicas", "INDEX_REPLICAS", 1),
+    ):
+        parameter = parameters[name]
+        assert parameter["Default"] == default
+        assert parameter["Description"]
+        env = {"AWS_REGION": "us-east-1"}
+        for edge in (parameter["MinValue"], parameter["MaxValue"]):
+            Settings.from_env({**env, variable: str(edge)})  # every allowed value is accepted
+        with pytest.raises(ValueError, match=variable):
+            Settings.from_env({**env, variable: str(parameter["MaxValue"] + 1)})

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from logstream.fleet.service import FleetService
     from logstream.reconcile.fair import FairReconciliation
     from logstream.reconcile.service import Reconciler
+    from logstream.retention.janitor import RetentionJanitor
     from logstream.schema.decisions import DecisionStore
     from logstream.schema.healer import SchemaHealer
     from logstream.schema.rescue import DriftRescue
@@ -366,6 +367,26 @@ def schema_healer() -> SchemaHealer:
     return SchemaHealer(client, bulk_sink(), drift_decisions(), settings)
 
 
+@cache
+def retention_janitor() -> RetentionJanitor:
+    """Deletes this deployment's daily indices older than RETENTION_DAYS (0: none)."""
+    from logstream.retention.janitor import RetentionJanitor, ownership_of  # noqa: PLC0415
+
+    settings = load_settings()
+    client = cluster()
+    ensure_templates(client, settings)  # so new indices carry the ownership marker
+    if 0 < settings.retention_days <= settings.backfill_days:
+        logger.warning(
+            "RETENTION_DAYS is not above BACKFILL_DAYS: backfill and a first reconciliation "
+            "write days that retention deletes again",
+            extra={
+                "retention_days": settings.retention_days,
+                "backfill_days": settings.backfill_days,
+            },
+        )
+    return RetentionJanitor(client, ownership_of(settings), settings.retention_days)
+
+
 def reset() -> None:
     """Forget every cached client (tests that change the environment call this)."""
     for cached in (
@@ -388,5 +409,6 @@ def reset() -> None:
         drift_decisions,
         drift_rescue,
         schema_healer,
+        retention_janitor,
     ):
         cached.cache_clear()

@@ -86,6 +86,24 @@ def index_pattern_for_group(prefix: str, log_group: str) -> str:
     return f"{index_prefix_for_group(prefix, log_group)}*"
 
 
+#: A group part as :func:`group_index_part` makes it: an exact slug, or a cut slug,
+#: ``_`` and 10 hex digits.
+_GROUP_PART_PATTERN: Final = r"[a-z0-9]+(?:-[a-z0-9]+)*(?:_[0-9a-f]{10})?"
+#: ``YYYY.MM.DD`` as :func:`day_suffix` writes it, captured as ``day``.
+DAY_SUFFIX_PATTERN: Final = r"(?P<day>[0-9]{4}\.[0-9]{2}\.[0-9]{2})"
+
+
+def daily_index_regex(
+    prefix: str, layout: IndexLayout = IndexLayout.GROUP_DAILY
+) -> re.Pattern[str]:
+    """Matches (``fullmatch``) every name :func:`daily_index` makes for ``prefix``; ``day``
+    is its date. Another prefix's names match too when they extend this one with a
+    dash (``logs`` and ``logs-prod``): the name alone never proves whose an index is."""
+    if layout is IndexLayout.SHARED_DAILY:
+        return re.compile(f"{re.escape(prefix)}-{DAY_SUFFIX_PATTERN}")
+    return re.compile(f"{re.escape(prefix)}-{_GROUP_PART_PATTERN}-{DAY_SUFFIX_PATTERN}")
+
+
 def day_suffix(timestamp_ms: int) -> str:
     """``YYYY.MM.DD`` of the UTC day that holds ``timestamp_ms``."""
     return _day_suffix_of_day(timestamp_ms // _DAY_MS)

@@ -85,6 +85,11 @@ class Metric(StrEnum):
     LISTED_GROUPS_MISSING = "ListedGroupsMissing"  # list mode: a name no group has (yet)
     SUBSCRIPTION_FILTERS_REMOVED = "SubscriptionFiltersRemoved"  # stack deletion
     EVENTS_NOT_SELECTED = "EventsNotSelected"  # decoder: events of groups it must not ship
+    # Retention and the shard budget (logstream.retention)
+    RETENTION_INDICES_DELETED = "RetentionIndicesDeleted"  # expired daily indices deleted
+    RETENTION_NOT_OURS = "RetentionIndicesNotOurs"  # expired by name, kept: no marker of ours
+    CLUSTER_SHARDS = "ClusterShards"  # primaries + replicas in the cluster
+    SHARD_BUDGET_USED = "ShardBudgetUsedPercent"  # of max_shards_per_node x data nodes
 
 
 def _metrics_disabled() -> bool:

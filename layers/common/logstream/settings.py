@@ -123,6 +123,8 @@ class Settings:
     subscription_role_arn: str | None = None
     transport: Transport = Transport.LAMBDA
     index_layout: IndexLayout = IndexLayout.GROUP_DAILY
+    #: Days of daily indices kept, today included; 0 keeps them forever (logstream.retention).
+    retention_days: int = 0
 
     @property
     def alias(self) -> str:
@@ -133,6 +135,15 @@ class Settings:
     def quarantine_index(self) -> str:
         """Where refused documents are parked: ``${INDEX_PREFIX}-quarantine``."""
         return f"{self.index_prefix}-quarantine"
+
+    @property
+    def index_owner(self) -> str:
+        """The ownership marker logstream's templates stamp on its indices (``_meta``).
+
+        The index prefix: it is what a deployment owns in a cluster (templates,
+        alias, quarantine); two deployments with one prefix share every index anyway.
+        """
+        return self.index_prefix
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -208,6 +219,8 @@ class Settings:
             transport=reader.choice("TRANSPORT", Transport.LAMBDA, Transport),
             # group-daily: an index per group and day; shared-daily: one per day (naming.py).
             index_layout=reader.choice("INDEX_LAYOUT", IndexLayout.GROUP_DAILY, IndexLayout),
+            # Daily indices older than this many days are deleted (0: kept forever).
+            retention_days=reader.integer("RETENTION_DAYS", 0, low=0, high=3650),
         )
         if settings.backoff_max_ms < settings.backoff_base_ms:
             reader.problems["BACKOFF_MAX_MS"] = (

@@ -14,6 +14,7 @@ import pytest
 from devstack.payloads import subscription_payload
 from logstream import clients
 from logstream.naming import IndexLayout, index_pattern_for_group, schema_scope
+from logstream.schema.templates import index_owner
 from tests.integration.conftest import Deployment
 from tests.support.lambda_harness import invoke
 
@@ -179,6 +180,14 @@ def test_drift_is_healed_without_losing_a_document(capped: Deployment) -> None:
     assert _conflicts(deployment) == {}
     assert first["conflicts_after"] == 0
     assert first["still_quarantined"] == 0
+
+    # A rebuilt index comes back from the drift template with the ownership marker, so
+    # retention still knows it as this deployment's (logstream.retention).
+    rebuilt = first["groups"][0]["indices_rebuilt"]
+    assert rebuilt
+    for index in rebuilt:
+        meta = deployment.search.indices.get_mapping(index=index)[index]["mappings"]["_meta"]
+        assert index_owner(meta) == deployment.settings.index_owner
 
     # Every event is searchable in its own daily index under its own _id.
     for event in source:

@@ -91,3 +91,28 @@ def test_a_template_of_a_neighbouring_deployment_is_never_overwritten() -> None:
     assert cluster.installed["logs-drift-logs"] is theirs
     assert ensure_drift_template(cluster, settings, "app", {"json.a": "double"})  # type: ignore[arg-type]
     assert ensure_drift_template(cluster, settings, "app", {"json.a": "keyword"})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("replicas", ["0", "1", "2"])
+def test_every_template_carries_the_marker_and_the_replicas(replicas: str) -> None:
+    from logstream.schema.templates import (  # noqa: PLC0415
+        index_owner,
+        logs_template,
+        quarantine_template,
+    )
+
+    settings = Settings.from_env(
+        {"AWS_REGION": "us-east-1", "INDEX_PREFIX": "logs-prod", "INDEX_REPLICAS": replicas}
+    )
+    bodies = [
+        logs_template(settings),
+        quarantine_template(settings),
+        # A rebuilt index is recreated from its drift template: it keeps the marker.
+        drift_template(settings, "app", {"json.n": "keyword"}),
+    ]
+    for body in bodies:
+        template = body["template"]
+        assert index_owner(template["mappings"]["_meta"]) == "logs-prod"
+        assert template["settings"]["index"]["number_of_replicas"] == int(replicas)
+    assert index_owner({}) is None
+    assert index_owner({"logstream": "logs-prod"}) is None

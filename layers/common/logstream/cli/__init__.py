@@ -34,6 +34,7 @@ COMMANDS: tuple[str, ...] = (
     "drift",
     "report",
     "dashboards",
+    "retention",
 )
 #: Exit codes.
 EXIT_INPUT = 2

@@ -7,12 +7,22 @@ operations on top; the split keeps each class to one concern.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from opensearchpy import OpenSearch
 
 from logstream.cluster.opensearch_calls import ENGINE_NAME, call
-from logstream.cluster.port import DEFAULT_TIMEOUT, ClusterError, IndexExists, IndexMissing
+from logstream.cluster.port import (
+    DEFAULT_TIMEOUT,
+    ClusterError,
+    IndexExists,
+    IndexMissing,
+    ShardUsage,
+)
+
+_MAX_SHARDS_SETTING: Final = "cluster.max_shards_per_node"
+#: Where a cluster setting is found, the one that applies first.
+_SETTING_SCOPES: Final = ("transient", "persistent", "defaults")
 
 
 class OpenSearchIndexAdmin:
@@ -104,6 +114,39 @@ class OpenSearchIndexAdmin:
                 request_timeout=timeout,
             ),
             missing=index,
+        )
+
+    # -- the cluster
+
+    def shard_usage(self, *, timeout: float = DEFAULT_TIMEOUT) -> ShardUsage:
+        health = self._call(lambda: self._client.cluster.health(request_timeout=timeout))
+        settings = self._call(
+            lambda: self._client.cluster.get_settings(
+                include_defaults=True,
+                filter_path=f"*.{_MAX_SHARDS_SETTING}",
+                request_timeout=timeout,
+            )
+        )
+        # Transient overrides persistent overrides the default, as the cluster applies them.
+        group, name = _MAX_SHARDS_SETTING.split(".", 1)
+        scopes = [(settings.get(s) or {}).get(group) or {} for s in _SETTING_SCOPES]
+        per_node = next((scoped[name] for scoped in scopes if name in scoped), None)
+        if per_node is None:
+            raise ClusterError(
+                None,
+                f"the cluster settings do not show {_MAX_SHARDS_SETTING}",
+                retryable=False,
+                engine=self._engine_name,
+            )
+        # Relocating shards are already among the active ones.
+        shards = sum(
+            int(health.get(key) or 0)
+            for key in ("active_shards", "initializing_shards", "unassigned_shards")
+        )
+        return ShardUsage(
+            shards=shards,
+            max_shards_per_node=int(per_node),
+            data_nodes=int(health.get("number_of_data_nodes") or 0),
         )
 
     # -- templates

@@ -52,6 +52,30 @@ class Capabilities:
     lifecycle: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class ShardUsage:
+    """The cluster's shards against the limit that refuses new indices.
+
+    ``shards``               primaries and replicas of the cluster, assigned or not
+                             (the limit counts unassigned replicas too)
+    ``max_shards_per_node``  ``cluster.max_shards_per_node`` as in force
+    ``data_nodes``           data nodes; the limit is their product
+    """
+
+    shards: int
+    max_shards_per_node: int
+    data_nodes: int
+
+    @property
+    def limit(self) -> int:
+        return self.max_shards_per_node * self.data_nodes
+
+    @property
+    def used_percent(self) -> float:
+        """``shards`` as a percentage of ``limit`` (100 when there is no limit left at all)."""
+        return 100.0 * self.shards / self.limit if self.limit > 0 else 100.0
+
+
 class ClusterError(InfrastructureError):
     """A cluster call failed; ``retryable`` says whether trying again may help."""
 
@@ -173,6 +197,12 @@ class Cluster(BulkEndpoint, Protocol):
     def set_write_block(
         self, index: str, blocked: bool, *, timeout: float = DEFAULT_TIMEOUT
     ) -> None: ...
+
+    # -- the cluster
+
+    def shard_usage(self, *, timeout: float = DEFAULT_TIMEOUT) -> ShardUsage:
+        """Shards against ``cluster.max_shards_per_node`` x data nodes (not on Serverless)."""
+        ...
 
     # -- templates
 

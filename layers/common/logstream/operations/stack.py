@@ -35,6 +35,7 @@ OUTPUT_SETTINGS: Final[Mapping[str, str]] = {
     "GroupExclusions": "EXCLUDED_LOG_GROUPS",
     "DecoderFailureQueueUrl": "FAILURE_QUEUE_URL",
     "DecoderFunctionArn": "DECODER_FUNCTION_ARN",
+    "IndexRetentionDays": "RETENTION_DAYS",
 }
 #: Outputs a stack must have for the commands to work.
 REQUIRED_OUTPUTS: Final = ("StateTableName", "ClusterEndpoint", "IndexNamePrefix")

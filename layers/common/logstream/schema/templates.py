@@ -44,6 +44,10 @@ flattened type (``flat_object`` on OpenSearch, ``flattened`` on Elasticsearch,
 read from :class:`~logstream.cluster.port.Capabilities`), or a stored-only
 object on an engine without one.
 
+Every index created from these templates carries logstream's ownership
+marker in its mapping ``_meta`` (:func:`owner_marker`); the retention janitor
+deletes nothing without it. Replicas are INDEX_REPLICAS in every template.
+
 A template is rewritten only when its body differs from what is installed
 (compared through a content hash in ``_meta``), so cold starts cost one GET.
 """
@@ -109,6 +113,27 @@ _JSON_DYNAMIC_TEMPLATES: Final = [
 ]
 
 
+#: The key of logstream's marker in an index's mapping ``_meta``.
+OWNER_META_KEY: Final = "logstream"
+
+
+def owner_marker(settings: Settings) -> dict[str, Any]:
+    """The mapping ``_meta`` every index created from logstream's templates carries.
+
+    The retention janitor deletes an index only with this marker naming this
+    deployment; a drift template is the logs template plus fields, so an index
+    the healer rebuilds from it keeps the marker too.
+    """
+    return {OWNER_META_KEY: {"owner": settings.index_owner}}
+
+
+def index_owner(meta: dict[str, Any]) -> str | None:
+    """The owner an index's mapping ``_meta`` names, or None when it has no marker."""
+    marker = meta.get(OWNER_META_KEY)
+    owner = marker.get("owner") if isinstance(marker, dict) else None
+    return owner if isinstance(owner, str) else None
+
+
 def overflow_mapping(flattened_type: str | None) -> dict[str, Any]:
     """``json_overflow``'s mapping: searchable by path where the engine can flatten."""
     return {"type": flattened_type} if flattened_type else dict(_STORED_ONLY)
@@ -132,6 +157,7 @@ def logs_template(settings: Settings, flattened_type: str | None = "flat_object"
             },
             "aliases": {settings.alias: {}},
             "mappings": {
+                "_meta": owner_marker(settings),
                 "dynamic": False,  # the envelope is closed; app fields live under `json`
                 "date_detection": False,
                 "numeric_detection": False,
@@ -186,6 +212,7 @@ def quarantine_template(settings: Settings) -> dict[str, Any]:
                 }
             },
             "mappings": {
+                "_meta": owner_marker(settings),
                 "dynamic": False,
                 "properties": {
                     "@timestamp": _DATE,
