@@ -72,6 +72,18 @@ _STORED_ONLY: Final = {"type": "object", "enabled": False}
 #: Priority of a group's drift template: above the logs template (100), and
 #: distinct per group-part length, so two overlapping patterns never tie.
 DRIFT_TEMPLATE_PRIORITY: Final = 1000
+#: Above every logs template (100 + a prefix of at most 255 bytes), below the drift ones.
+QUARANTINE_TEMPLATE_PRIORITY: Final = 600
+
+
+def logs_template_priority(index_prefix: str) -> int:
+    """100 plus the prefix's length. Two deployments on one cluster whose prefixes
+    extend each other (``logs`` and ``logs-prod``) have overlapping patterns, and
+    both engines refuse a second overlapping template of the same priority; the
+    longer, more specific prefix wins its own indices."""
+    return 100 + len(index_prefix.encode())
+
+
 #: The years of the days a drift template covers (one index pattern each).
 DRIFT_YEARS: Final = range(2000, 2100)
 #: Longest drift template name; a longer one is cut and gets a hash (as index names do).
@@ -143,7 +155,7 @@ def logs_template(settings: Settings, flattened_type: str | None = "flat_object"
     """The body of the template for daily group indices."""
     return {
         "index_patterns": [f"{settings.index_prefix}-*"],
-        "priority": 100,
+        "priority": logs_template_priority(settings.index_prefix),
         "template": {
             "settings": {
                 "index": {
@@ -203,7 +215,7 @@ def quarantine_template(settings: Settings) -> dict[str, Any]:
     """The body of the template for the quarantine index."""
     return {
         "index_patterns": [settings.quarantine_index],
-        "priority": 200,
+        "priority": QUARANTINE_TEMPLATE_PRIORITY,
         "template": {
             "settings": {
                 "index": {
