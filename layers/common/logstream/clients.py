@@ -117,8 +117,6 @@ def shipper() -> Shipper:
         index_prefix=settings.index_prefix,
         region=settings.aws_region,
         prepare=lambda deadline: ensure_templates(cluster(), settings, deadline),
-        # Each BATCH_SIZE part of a payload is sent while the next is built.
-        part_size=settings.batch_size,
     )
 
 

@@ -320,3 +320,85 @@ def test_a_feeding_queue_keeps_its_workers_until_closed() -> None:
     thread.join(PATIENCE)
     assert not thread.is_alive()
     assert taken == ["a", "b", "c", None]
+
+
+def test_parts_that_queue_while_the_workers_are_busy_go_as_one_request() -> None:
+    events = _events(8)
+    all_added = threading.Event()
+    first = {d.doc_id for d in build_documents(events[:2], ORIGIN, "logs").documents}
+
+    def hold(ids: list[str]) -> threading.Event | None:
+        return all_added if first & set(ids) else None
+
+    def parts() -> Iterator[list[Document]]:
+        for number, part in enumerate(_parts_of(events, 2)):
+            yield part
+            if number == 0:
+                assert cluster.first_request.wait(PATIENCE)
+        all_added.set()  # runs once the last part is queued
+
+    cluster = ScriptedCluster(hold=hold)
+    report = _sink(cluster, batch_size=6, max_in_flight=1).deliver_stream(
+        parts(), Deadline.after_seconds(60)
+    )
+    # Part 1 left alone at once; parts 2-4 piled up behind it and join up to BATCH_SIZE.
+    assert [len(r) for r in cluster.requests] == [2, 6]
+    assert {d.doc_id for d in report.delivered} == _doc_ids(events)
+    assert report.requests == 2
+
+
+def test_the_halves_of_a_joined_request_refused_whole_never_join_again() -> None:
+    events = _events(8)
+    culprit = build_documents(events[5:6], ORIGIN, "logs").documents[0].doc_id
+    all_added = threading.Event()
+    first = {d.doc_id for d in build_documents(events[:2], ORIGIN, "logs").documents}
+
+    def hold(ids: list[str]) -> threading.Event | None:
+        return all_added if first & set(ids) else None
+
+    def refuse(ids: list[str]) -> ClusterError | None:
+        if culprit in ids:
+            return ClusterError(413, "request_entity_too_large", retryable=False)
+        return None
+
+    def parts() -> Iterator[list[Document]]:
+        for number, part in enumerate(_parts_of(events, 2)):
+            yield part
+            if number == 0:
+                assert cluster.first_request.wait(PATIENCE)
+        all_added.set()
+
+    cluster = ScriptedCluster(refuse=refuse, hold=hold)
+    report = _sink(cluster, batch_size=8, max_in_flight=1).deliver_stream(
+        parts(), Deadline.after_seconds(60)
+    )
+    # [2], then [6] joined; refused whole: [3] + [3], the culprit's half: [1] + [2].
+    assert [len(r) for r in cluster.requests] == [2, 6, 3, 3, 1, 2]
+    assert [r.document.doc_id for r in report.rejected] == [culprit]
+    assert {d.doc_id for d in report.delivered} == _doc_ids(events) - {culprit}
+    assert report.splits == 2
+
+
+def test_the_shipper_builds_small_parts_and_the_sink_joins_them_up_to_batch_size() -> None:
+    events = _events(10)
+    all_added = threading.Event()
+    first = {d.doc_id for d in build_documents(events[:2], ORIGIN, "logs").documents}
+
+    def hold(ids: list[str]) -> threading.Event | None:
+        return all_added if first & set(ids) else None
+
+    def events_then_signal() -> Iterator[dict[str, Any]]:
+        for number, event in enumerate(events):
+            if number == 2:
+                assert cluster.first_request.wait(PATIENCE)  # part 1 left alone
+            yield event
+        all_added.set()  # the last part is built only after its last event was read
+
+    cluster = ScriptedCluster(hold=hold)
+    sink = _sink(cluster, batch_size=4, max_in_flight=1)
+    shipper = _shipper(sink, part_size=2)
+    report = shipper.ship_events(events_then_signal(), ORIGIN, Deadline.after_seconds(60))
+    assert report.delivered == 10
+    assert cluster.requests[0] == sorted(first)
+    assert all(len(r) <= 4 for r in cluster.requests)
+    assert len(cluster.requests) < 5

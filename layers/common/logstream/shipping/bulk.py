@@ -73,6 +73,8 @@ class _Request:
     attempt: int = 0
     reason: str = ""
     size: int = 0
+    #: First try of documents fed while building: may join the fresh requests queued behind it.
+    fresh: bool = False
 
 
 class ClusterBulkSink:
@@ -104,6 +106,7 @@ class ClusterBulkSink:
         self._encode = encode_bulk_body if client_ids else encode_without_ids
         self._batch_size = batch_size
         self._batch_max_bytes = batch_max_bytes
+        self._bounds = (batch_size, batch_max_bytes)
         self._max_in_flight = max_in_flight
         self._gzip_level = gzip_level
         self._http_timeout = http_timeout_secs
@@ -154,7 +157,7 @@ class ClusterBulkSink:
             ]
             try:
                 for part in parts or ():
-                    work.add(self._requests(part))
+                    work.add(self._requests(part, fresh=True))
             finally:
                 # Also when building failed: the workers finish what they hold, then stop.
                 work.close()
@@ -163,9 +166,9 @@ class ClusterBulkSink:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _requests(self, documents: Sequence[Document]) -> list[_Request]:
+    def _requests(self, documents: Sequence[Document], *, fresh: bool = False) -> list[_Request]:
         chunks = chunk_documents(documents, self._batch_size, self._batch_max_bytes)
-        return [_Request(list(c), size=_size(c)) for c in chunks]
+        return [_Request(list(c), size=_size(c), fresh=fresh) for c in chunks]
 
     def _executor(self) -> ThreadPoolExecutor:
         # One pool per container: threads are reused across invocations.
@@ -182,6 +185,9 @@ class ClusterBulkSink:
     ) -> None:
         while (request := work.take()) is not None:
             try:
+                if request.fresh:
+                    # Parts that piled up while every worker was busy go as one request.
+                    work.absorb(lambda queued: _join(request, queued, self._bounds))
                 part = self._send(request, work, deadline)
                 with lock:
                     report.merge(part)
@@ -285,6 +291,22 @@ def _narrow(
     report.splits += 1
     middle = len(pending) // 2
     work.now(_Request(half, size=_size(half)) for half in (pending[:middle], pending[middle:]))
+
+
+def _join(request: _Request, queued: _Request, bounds: tuple[int, int]) -> bool:
+    """Take ``queued`` into ``request`` if both are fresh and the sum stays within ``bounds``.
+
+    Only fresh requests join: the halves of a refused request, or retries, never
+    grow back into what the cluster refused.
+    """
+    max_docs, max_bytes = bounds
+    if not queued.fresh or len(request.documents) + len(queued.documents) > max_docs:
+        return False
+    if request.size + queued.size > max_bytes:
+        return False
+    request.documents += queued.documents
+    request.size += queued.size
+    return True
 
 
 def _size(documents: Sequence[Document]) -> int:

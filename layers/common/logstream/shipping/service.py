@@ -12,16 +12,18 @@ Live delivery, backfill, reconciliation and schema healing all ship through
 - anything still undelivered raises :class:`DeliveryIncomplete` after the rest
   is settled, so the invocation fails and Lambda's retry keeps the data.
 
-Events are built into documents a part (``part_size``, BATCH_SIZE events) at a
-time, and each part is on its way to the cluster while the next is built;
-nothing is settled (parking, metrics, watermarks) before every part's answer.
+Events are built into documents a part (:data:`PART_EVENTS`) at a time, and
+each part is on its way to the cluster while the next is built; parts that
+queue while every worker is busy go together, up to BATCH_SIZE documents a
+request. Nothing is settled (parking, metrics, watermarks) before every
+part's answer.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Final
 
 from logstream.naming import is_sanitized
 from logstream.observability import Metric, count
@@ -32,7 +34,11 @@ from logstream.shipping.documents import Document, DocumentBatch, EventOrigin, b
 from logstream.shipping.parking import Parking
 from logstream.shipping.report import DeliveryIncomplete, ShipReport, emit
 
-__all__ = ["DeliveryIncomplete", "ShipReport", "Shipper"]
+__all__ = ["PART_EVENTS", "DeliveryIncomplete", "ShipReport", "Shipper"]
+
+#: Events built before their documents go to the sink: few, so the first request
+#: leaves early (measured: benchmarks/results/pipeline.md).
+PART_EVENTS: Final = 1000
 
 
 class Shipper:
@@ -46,9 +52,8 @@ class Shipper:
         index_prefix: str,
         region: str,
         prepare: Callable[[Deadline], object] | None = None,
-        part_size: int = 5000,
+        part_size: int = PART_EVENTS,
     ) -> None:
-        """``part_size``: events built into documents before they go to the sink (BATCH_SIZE)."""
         self._sink = sink
         self._part_size = part_size
         self._parking = parking
