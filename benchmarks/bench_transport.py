@@ -25,12 +25,17 @@ per 1,000 ``_bulk`` requests, and its ratio to the ceiling per round; billed
 milliseconds per 10,000 events and the Lambda cost per GB of raw log data that
 follows from them (``--price-*``, ``--memory-mb``). Medians (min..max).
 
+``--paired`` (working tree only): each round is one subprocess running the
+handler and its ceiling in turns, one invocation apart, so both sides see the
+same load on a busy machine (:func:`paired_round`).
+
 ``--sweep``: instead, the working tree's handler alone at each BATCH_SIZE x
 BATCH_MAX_BYTES of ``--sizes`` x ``--max-bytes``, rounds rotating over them.
 Nothing is asserted.
 
     PYTHONPATH=layers/common:. python -m benchmarks.bench_transport [--rounds 5]
     PYTHONPATH=layers/common:. python -m benchmarks.bench_transport --sweep [--rounds 3]
+    PYTHONPATH=layers/common:. python -m benchmarks.bench_transport --paired --before ''
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from textwrap import shorten
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from benchmarks import ROOT
@@ -220,8 +225,75 @@ def ceiling_round(tree: Path, url: str, events: int, invocations: int) -> RoundR
     return result
 
 
+def paired_round(tree: Path, url: str, events: int, invocations: int) -> list[RoundResult]:
+    """The handler and the ceiling in one process, taking turns invocation by invocation.
+
+    A busy machine's load changes within seconds; measured side by side, one
+    invocation apart, both sides see the same load. Each side gets its own fresh
+    payloads; the ceiling's bodies are built beforehand, as in :func:`ceiling_round`.
+    """
+    import logstream  # noqa: PLC0415 - whichever tree PYTHONPATH put first
+    from logstream.settings import load_settings  # noqa: PLC0415
+
+    where = Path(logstream.__file__).resolve()
+    if not where.is_relative_to(tree):
+        raise SystemExit(f"logstream came from {where}, not from {tree}: check PYTHONPATH")
+    deliveries = [payload(n, events) for n in range(2 * invocations + 2)]
+    handler = load_handler(tree)
+    poster = PlainThreads(url, load_settings().max_in_flight)
+    mine, theirs = deliveries[0::2], deliveries[1::2]
+    bodies = [production_bodies(d["awslogs"]["data"]) for d in theirs]
+    after = RoundResult("after", events=events, raw_bytes=message_bytes(mine[1]))
+    ceiling = RoundResult("ceiling", events=events, raw_bytes=message_bytes(theirs[1]))
+
+    def run_handler(event: dict[str, Any], keep: bool) -> None:
+        gc.collect()
+        cpu, wall = time.process_time(), time.perf_counter()
+        report = handler(event, FakeLambdaContext())
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if report.get("delivered") != events:
+            raise SystemExit(f"an invocation did not deliver every event: {report}")
+        if keep:
+            after.wall.append(wall)
+            after.cpu.append(cpu)
+            after.requests.append(int(report["requests"]))
+            after.body_bytes = int(report.get("bytes_sent", 0))
+
+    def run_ceiling(batch: list[bytes], keep: bool) -> None:
+        gc.collect()
+        cpu, wall = time.process_time(), time.perf_counter()
+        poster.post_all(batch)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if keep:
+            ceiling.wall.append(wall)
+            ceiling.cpu.append(cpu)
+            ceiling.requests.append(len(batch))
+            ceiling.body_bytes = sum(len(b) for b in batch)
+
+    # Warm-up (templates, index, connections), then pairs, the first of each pair alternating.
+    run_handler(mine[0], keep=False)
+    run_ceiling(bodies[0], keep=False)
+    for number in range(1, invocations + 1):
+        if number % 2:
+            run_handler(mine[number], keep=True)
+            run_ceiling(bodies[number], keep=True)
+        else:
+            run_ceiling(bodies[number], keep=True)
+            run_handler(mine[number], keep=True)
+    for event in mine[1:]:
+        gc.collect()
+        started = time.thread_time()
+        production_bodies(event["awslogs"]["data"])
+        after.build_cpu.append(time.thread_time() - started)
+    return [after, ceiling]
+
+
 def worker_main(args: argparse.Namespace) -> None:
     tree = Path(args.tree).resolve()
+    if args.side == "paired":
+        pair = paired_round(tree, args.url, args.events, args.invocations)
+        Path(args.result).write_text(json.dumps([asdict(r) for r in pair]), encoding="utf-8")
+        return
     if args.side == "ceiling":
         result = ceiling_round(tree, args.url, args.events, args.invocations)
     else:
@@ -275,7 +347,16 @@ def cpu_ms_per_ten_thousand(r: RoundResult) -> list[float]:
     return [c * 1e3 * PER / r.events for c in r.cpu]
 
 
-def run_side(side: Side, args: argparse.Namespace, url: str, prefix: str, workdir: Path) -> None:
+def run_side(
+    side: Side,
+    args: argparse.Namespace,
+    url: str,
+    prefix: str,
+    workdir: Path,
+    *,
+    partner: Side | None = None,
+) -> None:
+    """One round of ``side``; with ``--paired``, also its ``partner`` ceiling's round."""
     result_file = workdir / f"{prefix}.json"
     env = {
         **{k: v for k, v in os.environ.items() if k != "STATE_TABLE"},
@@ -289,7 +370,7 @@ def run_side(side: Side, args: argparse.Namespace, url: str, prefix: str, workdi
         MODULE,
         "--worker",
         "--side",
-        "ceiling" if side.is_ceiling else side.name,
+        "paired" if args.paired else "ceiling" if side.is_ceiling else side.name,
         "--tree",
         str(side.tree),
         "--url",
@@ -301,7 +382,13 @@ def run_side(side: Side, args: argparse.Namespace, url: str, prefix: str, workdi
         "--invocations",
         str(args.invocations),
     ]
-    side.rounds.append(RoundResult(**run_worker(command, env, side.name, result_file)))
+    result = run_worker(command, env, side.name, result_file)
+    if partner is not None:
+        after, ceiling = (RoundResult(**r) for r in cast("list[dict[str, Any]]", result))
+        side.rounds.append(after)
+        partner.rounds.append(ceiling)
+    else:
+        side.rounds.append(RoundResult(**result))
 
 
 def per_round_ratio(top: Side, bottom: Side, pick: Callable[[RoundResult], list[float]]) -> Spread:
@@ -588,6 +675,7 @@ def measure(args: argparse.Namespace) -> tuple[str, str]:
         url = stack.enter_context(opensearch(args.opensearch_url or os.environ.get(URL_ENV)))
         version = str(http_json("GET", url)["version"]["number"])
         sides, before_ref = build_sides(args, stack)
+        by_name = {side.name: side for side in sides}
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-tr-")))
         stack.callback(lambda: print(f"deleted {delete_run_data(url, run_prefix)} indices"))
         for number in range(args.rounds):
@@ -596,8 +684,13 @@ def measure(args: argparse.Namespace) -> tuple[str, str]:
             if number % 2:
                 order = order[::-1]
             for side in order:
+                if args.paired and side.is_ceiling:
+                    continue  # measured in its partner's process
                 print(f"round {number + 1}/{args.rounds}: {side.name}...", flush=True)
-                run_side(side, args, url, f"{run_prefix}-{side.name}-{number}", workdir)
+                partner = by_name[side.partner] if args.paired else None
+                run_side(
+                    side, args, url, f"{run_prefix}-{side.name}-{number}", workdir, partner=partner
+                )
                 last = side.rounds[-1]
                 print(
                     f"  {Spread.of(docs_per_second(last)).median:,.0f} docs/s, "
@@ -612,6 +705,12 @@ def measure(args: argparse.Namespace) -> tuple[str, str]:
             f"- Rounds: {args.rounds} per side, order rotating; per round 1 warm-up and "
             f"{args.invocations} measured invocations of {args.events:,} events",
         ]
+        if args.paired:
+            lines.append(
+                "- Paired: each round is one process running the handler and its ceiling "
+                "in turns, one invocation apart (the first of each pair alternating), so "
+                "both see the same load"
+            )
         if before_ref:
             lines.append(f"- before = `{before_ref}`")
         lines += [
@@ -648,6 +747,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--memory-mb", type=int, default=512, help="template.yaml MemorySize")
     parser.add_argument("--sweep", action="store_true", help="request sizing sweep instead")
+    parser.add_argument(
+        "--paired",
+        action="store_true",
+        help="handler and ceiling in one process per round, taking turns (needs --before '')",
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 250, 500, 1000, 2000, 5000])
     parser.add_argument("--max-bytes", type=float, nargs="+", default=[1, 5, 10], help="MiB")
     parser.add_argument("--quick", action="store_true", help="1 round, 2,000 events, no file")
@@ -661,6 +765,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.worker:
         worker_main(args)
         return
+    if args.paired and (args.before or args.sweep):
+        parser.error("--paired measures the working tree against its ceiling: add --before ''")
     if args.quick:
         args.rounds, args.invocations, args.events = 1, 1, min(args.events, 2_000)
     text, cost = measure(args)

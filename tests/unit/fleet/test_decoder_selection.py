@@ -4,7 +4,7 @@ every mode. A skipped batch is counted, not an error, and nothing of it reaches 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import pytest
 
@@ -28,6 +28,11 @@ class RecordingSink:
     def deliver(self, documents: Sequence[Document], deadline: Deadline) -> DeliveryReport:
         self.documents.extend(documents)
         return DeliveryReport(delivered=list(documents), requests=1)
+
+    def deliver_stream(
+        self, parts: Iterable[Sequence[Document]], deadline: Deadline
+    ) -> DeliveryReport:
+        return self.deliver([d for part in parts for d in part], deadline)
 
 
 def _payload(group: str, events: int) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import boto3
@@ -145,6 +145,11 @@ def test_template_installation_spends_only_the_time_left() -> None:
 class DeliverAll:
     def deliver(self, documents: Sequence[Document], deadline: Deadline) -> DeliveryReport:
         return DeliveryReport(delivered=list(documents), requests=1)
+
+    def deliver_stream(
+        self, parts: Iterable[Sequence[Document]], deadline: Deadline
+    ) -> DeliveryReport:
+        return self.deliver([d for part in parts for d in part], deadline)
 
 
 class BrokenCheckpoints:

@@ -12,7 +12,7 @@ import base64
 import json
 import tracemalloc
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -238,6 +238,11 @@ class _Sink:
         if self.fail:
             return DeliveryReport(undelivered=[Undelivered(d, "cluster down") for d in documents])
         return DeliveryReport(delivered=list(documents), requests=1)
+
+    def deliver_stream(
+        self, parts: Iterable[Sequence[Document]], deadline: Deadline
+    ) -> DeliveryReport:
+        return self.deliver([d for part in parts for d in part], deadline)
 
 
 def _live(sink: _Sink) -> LiveShipper:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pytest
@@ -44,6 +44,11 @@ class _Sink:
         return DeliveryReport(
             delivered=up, undelivered=[Undelivered(d, "503 from the cluster") for d in down]
         )
+
+    def deliver_stream(
+        self, parts: Iterable[Sequence[Document]], deadline: Deadline
+    ) -> DeliveryReport:
+        return self.deliver([d for part in parts for d in part], deadline)
 
 
 def _live(sink: _Sink) -> LiveShipper:

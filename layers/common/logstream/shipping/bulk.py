@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -73,6 +73,8 @@ class _Request:
     attempt: int = 0
     reason: str = ""
     size: int = 0
+    #: First try of documents fed while building: may join the fresh requests queued behind it.
+    fresh: bool = False
 
 
 class ClusterBulkSink:
@@ -104,6 +106,7 @@ class ClusterBulkSink:
         self._encode = encode_bulk_body if client_ids else encode_without_ids
         self._batch_size = batch_size
         self._batch_max_bytes = batch_max_bytes
+        self._bounds = (batch_size, batch_max_bytes)
         self._max_in_flight = max_in_flight
         self._gzip_level = gzip_level
         self._http_timeout = http_timeout_secs
@@ -113,24 +116,59 @@ class ClusterBulkSink:
         self._pool: ThreadPoolExecutor | None = None
 
     def deliver(self, documents: Sequence[Document], deadline: Deadline) -> DeliveryReport:
-        started = time.perf_counter()
-        chunks = chunk_documents(documents, self._batch_size, self._batch_max_bytes)
-        requests = [_Request(list(c), size=_size(c)) for c in chunks]
+        requests = self._requests(documents)
         work = RequestQueue(requests, clock=self._clock, sleep=self._backoff.sleep)
+        return self._run(work, min(self._max_in_flight, len(requests)), deadline)
+
+    def deliver_stream(
+        self, parts: Iterable[Sequence[Document]], deadline: Deadline
+    ) -> DeliveryReport:
+        """Deliver documents while the caller is still producing them.
+
+        ``parts`` is consumed on the calling thread (it builds the documents);
+        each part's requests go to the workers as soon as it is out, so the
+        cluster indexes the first request while the next is built. The report
+        is the same as :meth:`deliver` of all parts together.
+        """
+        work: RequestQueue[_Request] = RequestQueue(
+            (), clock=self._clock, sleep=self._backoff.sleep, feeding=True
+        )
+        return self._run(work, self._max_in_flight, deadline, parts)
+
+    def _run(
+        self,
+        work: RequestQueue[_Request],
+        workers: int,
+        deadline: Deadline,
+        parts: Iterable[Sequence[Document]] | None = None,
+    ) -> DeliveryReport:
+        """``workers`` send from ``work`` while this thread adds the requests of ``parts``
+        (None: everything is queued already)."""
+        started = time.perf_counter()
         report = DeliveryReport()
         lock = threading.Lock()
-        workers = min(self._max_in_flight, len(requests))
-        if workers <= 1:
+        if workers <= 1 and parts is None:
+            # Everything is queued already and one worker suffices: no thread hop.
             self._work(work, deadline, report, lock)
         else:
             pool = self._executor()
             running = [
                 pool.submit(self._work, work, deadline, report, lock) for _ in range(workers)
             ]
-            for worker in running:
-                worker.result()
+            try:
+                for part in parts or ():
+                    work.add(self._requests(part, fresh=True))
+            finally:
+                # Also when building failed: the workers finish what they hold, then stop.
+                work.close()
+                for worker in running:
+                    worker.result()
         report.seconds = time.perf_counter() - started
         return report
+
+    def _requests(self, documents: Sequence[Document], *, fresh: bool = False) -> list[_Request]:
+        chunks = chunk_documents(documents, self._batch_size, self._batch_max_bytes)
+        return [_Request(list(c), size=_size(c), fresh=fresh) for c in chunks]
 
     def _executor(self) -> ThreadPoolExecutor:
         # One pool per container: threads are reused across invocations.
@@ -147,6 +185,9 @@ class ClusterBulkSink:
     ) -> None:
         while (request := work.take()) is not None:
             try:
+                if request.fresh:
+                    # Parts that piled up while every worker was busy go as one request.
+                    work.absorb(lambda queued: _join(request, queued, self._bounds))
                 part = self._send(request, work, deadline)
                 with lock:
                     report.merge(part)
@@ -175,7 +216,7 @@ class ClusterBulkSink:
             response = self._cluster.bulk(body, timeout)
         except ClusterError as error:
             if error.status in (400, 413) and not error.retryable:
-                self._narrow(request, error, work, report)
+                _narrow(request, error, work, report)
             elif error.retryable:
                 self._retry(
                     pending,
@@ -199,26 +240,6 @@ class ClusterBulkSink:
                 report=report,
             )
         return report
-
-    def _narrow(
-        self,
-        request: _Request,
-        error: ClusterError,
-        work: RequestQueue[_Request],
-        report: DeliveryReport,
-    ) -> None:
-        """A request refused whole (413 too large, 400 invalid): halves, down to the culprit.
-
-        A lone document refused whole is rejected with the cluster's reason, so
-        it is parked; its neighbours are delivered.
-        """
-        pending = request.documents
-        if len(pending) == 1:
-            report.rejected.append(whole_request_rejection(pending[0], error))
-            return
-        report.splits += 1
-        middle = len(pending) // 2
-        work.now(_Request(half, size=_size(half)) for half in (pending[:middle], pending[middle:]))
 
     def _retry(
         self,
@@ -250,6 +271,42 @@ class ClusterBulkSink:
             return True
 
         work.later(retry, self._clock() + pause, key=attempt, join=join)
+
+
+def _narrow(
+    request: _Request,
+    error: ClusterError,
+    work: RequestQueue[_Request],
+    report: DeliveryReport,
+) -> None:
+    """A request refused whole (413 too large, 400 invalid): halves, down to the culprit.
+
+    A lone document refused whole is rejected with the cluster's reason, so
+    it is parked; its neighbours are delivered.
+    """
+    pending = request.documents
+    if len(pending) == 1:
+        report.rejected.append(whole_request_rejection(pending[0], error))
+        return
+    report.splits += 1
+    middle = len(pending) // 2
+    work.now(_Request(half, size=_size(half)) for half in (pending[:middle], pending[middle:]))
+
+
+def _join(request: _Request, queued: _Request, bounds: tuple[int, int]) -> bool:
+    """Take ``queued`` into ``request`` if both are fresh and the sum stays within ``bounds``.
+
+    Only fresh requests join: the halves of a refused request, or retries, never
+    grow back into what the cluster refused.
+    """
+    max_docs, max_bytes = bounds
+    if not queued.fresh or len(request.documents) + len(queued.documents) > max_docs:
+        return False
+    if request.size + queued.size > max_bytes:
+        return False
+    request.documents += queued.documents
+    request.size += queued.size
+    return True
 
 
 def _size(documents: Sequence[Document]) -> int:

@@ -14,7 +14,7 @@ Each document ends in exactly one bucket of a :class:`DeliveryReport`:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -75,3 +75,13 @@ class BulkSink(Protocol):
     """Where documents go. One real implementation; tests use the real cluster."""
 
     def deliver(self, documents: Sequence[Document], deadline: Deadline) -> DeliveryReport: ...
+
+
+class StreamingSink(BulkSink, Protocol):
+    """A sink that sends the first documents while later ones are still being built."""
+
+    def deliver_stream(
+        self, parts: Iterable[Sequence[Document]], deadline: Deadline
+    ) -> DeliveryReport:
+        """As :meth:`deliver` of all ``parts`` together; ``parts`` is consumed as it sends."""
+        ...

@@ -17,9 +17,10 @@ event's bulk lines are formatted in one pass, with what a batch shares
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from typing import Any, Final
 
 import orjson
@@ -155,6 +156,8 @@ def build_documents(  # noqa: PLR0912, PLR0915
     origin: EventOrigin,
     index_prefix: str,
     layout: IndexLayout = IndexLayout.GROUP_DAILY,
+    *,
+    start: int = 0,
 ) -> DocumentBatch:
     """Turn CloudWatch events (``id``, ``timestamp``, ``message``; optionally
     ``logStream``, ``ingestionTime``) into documents; a malformed event becomes
@@ -162,7 +165,9 @@ def build_documents(  # noqa: PLR0912, PLR0915
 
     One pass: each event is checked and its bulk lines formatted together,
     with what a batch shares (action-line prefix per day, envelope tail per
-    stream) encoded once. ``layout`` names the daily indices (:mod:`logstream.naming`)."""
+    stream) encoded once. ``layout`` names the daily indices (:mod:`logstream.naming`).
+    ``start`` is the first event's position (in the whole payload, when it comes
+    in parts)."""
     batch = DocumentBatch()
     append = batch.documents.append
     group_prefix = daily_index_head(index_prefix, origin.log_group, layout)
@@ -172,7 +177,7 @@ def build_documents(  # noqa: PLR0912, PLR0915
     log_group = origin.log_group
     default_stream = origin.log_stream
 
-    for position, event in enumerate(events):
+    for position, event in enumerate(events, start):
         if not (
             type(event) is dict
             and type(event_id := event.get("id")) is str
@@ -246,6 +251,30 @@ def build_documents(  # noqa: PLR0912, PLR0915
         if original is not None:
             batch.oversize.append(OversizeEvent(document, original))
     return batch
+
+
+def build_in_parts(
+    events: Iterable[Any],
+    origin: EventOrigin,
+    index_prefix: str,
+    layout: IndexLayout = IndexLayout.GROUP_DAILY,
+    *,
+    part_size: int,
+    into: DocumentBatch,
+) -> Iterator[list[Document]]:
+    """:func:`build_documents` ``part_size`` events at a time: each part's documents
+    as soon as they are built (to be sent while the next part is built), all of
+    it gathered ``into`` one batch, the same as one call would have built."""
+    remaining = iter(events)
+    position = 0
+    while part := list(islice(remaining, part_size)):
+        built = build_documents(part, origin, index_prefix, layout, start=position)
+        position += len(part)
+        into.documents += built.documents
+        into.oversize += built.oversize
+        into.bad_events += built.bad_events
+        into.empty_messages += built.empty_messages
+        yield built.documents
 
 
 def _json_fields(message: str) -> bytes | None:

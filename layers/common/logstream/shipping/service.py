@@ -11,24 +11,34 @@ Live delivery, backfill, reconciliation and schema healing all ship through
   documents;
 - anything still undelivered raises :class:`DeliveryIncomplete` after the rest
   is settled, so the invocation fails and Lambda's retry keeps the data.
+
+Events are built into documents a part (:data:`PART_EVENTS`) at a time, and
+each part is on its way to the cluster while the next is built; parts that
+queue while every worker is busy go together, up to BATCH_SIZE documents a
+request. Nothing is settled (parking, metrics, watermarks) before every
+part's answer.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Final
 
 from logstream.naming import IndexLayout, is_sanitized
 from logstream.observability import Metric, count
 from logstream.retry import Deadline
 from logstream.shipping.checkpoints import LiveCheckpoints
-from logstream.shipping.delivery import BulkSink, DeliveryReport
-from logstream.shipping.documents import Document, EventOrigin, build_documents
+from logstream.shipping.delivery import DeliveryReport, StreamingSink
+from logstream.shipping.documents import Document, DocumentBatch, EventOrigin, build_in_parts
 from logstream.shipping.parking import Parking
 from logstream.shipping.report import DeliveryIncomplete, ShipReport, emit
 
-__all__ = ["DeliveryIncomplete", "ShipReport", "Shipper"]
+__all__ = ["PART_EVENTS", "DeliveryIncomplete", "ShipReport", "Shipper"]
+
+#: Events built before their documents go to the sink: few, so the first request
+#: leaves early (measured: benchmarks/results/pipeline.md).
+PART_EVENTS: Final = 1000
 
 
 class Shipper:
@@ -36,15 +46,17 @@ class Shipper:
 
     def __init__(
         self,
-        sink: BulkSink,
+        sink: StreamingSink,
         parking: Parking,
         *,
         index_prefix: str,
         region: str,
         layout: IndexLayout = IndexLayout.GROUP_DAILY,
         prepare: Callable[[Deadline], object] | None = None,
+        part_size: int = PART_EVENTS,
     ) -> None:
         self._sink = sink
+        self._part_size = part_size
         self._parking = parking
         self._index_prefix = index_prefix
         self._layout = layout
@@ -83,14 +95,13 @@ class Shipper:
         """
         self.ensure_prepared(deadline)
         started = time.perf_counter()
-        built = build_documents(events, origin, self._index_prefix, self._layout)
+        built = DocumentBatch()
+        records: list[Document] = []
+        delivery = self._sink.deliver_stream(self._parts(events, origin, built, records), deadline)
         if is_sanitized(origin.log_group):
             count(Metric.SANITIZED_GROUP_NAMES)
-        records = self._parking.records_for(built, origin)
         if built.empty_messages:
             count(Metric.EMPTY_MESSAGES, built.empty_messages)
-
-        delivery = self._sink.deliver(built.documents + records, deadline)
         self._parking.settle_rejections(delivery, deadline)
 
         report, acknowledged, undelivered = _settle(delivery, records, built.documents)
@@ -105,6 +116,27 @@ class Shipper:
         if delivery.undelivered:
             raise DeliveryIncomplete(report, delivery.undelivered[:20])
         return report
+
+    def _parts(
+        self,
+        events: Iterable[Any],
+        origin: EventOrigin,
+        built: DocumentBatch,
+        records: list[Document],
+    ) -> Iterator[list[Document]]:
+        """The documents a part at a time, gathered into ``built``; then the quarantine
+        records of the batch's bad and cut events, also kept in ``records``."""
+        yield from build_in_parts(
+            events,
+            origin,
+            self._index_prefix,
+            self._layout,
+            part_size=self._part_size,
+            into=built,
+        )
+        records += self._parking.records_for(built, origin)
+        if records:
+            yield records
 
     def redeliver(self, documents: Sequence[Document], deadline: Deadline) -> DeliveryReport:
         """Send documents built before (parked ones) again, with the same rescue and parking.
