@@ -124,3 +124,12 @@ def test_entries_name_the_selection_for_scheduled_runs(
     env: dict[str, str], expected: tuple[str, ...]
 ) -> None:
     assert _selection(**env).entries() == expected
+
+
+def test_list_mode_star_entries_take_their_prefix_as_log_groups_always_did() -> None:
+    selection = _selection(LOG_GROUPS="/svc/*,/app/a")
+    assert selection.selects("/svc/orders")
+    assert selection.selects("/app/a")
+    assert selection.why_not("/app/ab") is Refusal.NOT_SELECTED
+    assert selection.entries() == ("/app/a", "/svc/*")
+    assert selection.listing_prefixes() == ("/app/a", "/svc/")

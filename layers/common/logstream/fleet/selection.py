@@ -5,7 +5,8 @@ ships a batch (account mode subscribes every group of the account), backfill
 and reconciliation before they read one. In every mode logstream's own groups
 are refused first (the feedback loop), then EXCLUDED_LOG_GROUPS, then the mode:
 
-- ``list``: exactly the names in LOG_GROUPS;
+- ``list``: exactly the names in LOG_GROUPS (an entry ``x*`` takes every name
+  starting with ``x``, as LOG_GROUPS always allowed);
 - ``prefixes``: names starting with one of LOG_GROUP_PREFIXES;
 - ``account``: every group, or only those matching LOG_GROUP_PREFIXES if set.
 """
@@ -53,15 +54,19 @@ class GroupSelection:
 
     mode: SelectionMode
     names: frozenset[str] = frozenset()
+    #: List mode's ``x*`` entries, without the ``*``.
+    listed_prefixes: tuple[str, ...] = ()
     prefixes: tuple[str, ...] = ()
     excluded: Exclusions = field(default_factory=Exclusions)
     own: OwnGroups = field(default_factory=OwnGroups)
 
     @classmethod
     def from_settings(cls, settings: Settings, own: OwnGroups | None = None) -> GroupSelection:
+        listed = Exclusions.parse(settings.log_groups)
         return cls(
             mode=settings.log_group_selection,
-            names=frozenset(settings.log_groups),
+            names=listed.names,
+            listed_prefixes=listed.prefixes,
             prefixes=settings.log_group_prefixes,
             excluded=Exclusions.parse(settings.excluded_log_groups),
             own=own if own is not None else OwnGroups(prefixes=settings.own_log_group_prefixes),
@@ -74,7 +79,8 @@ class GroupSelection:
         if log_group in self.excluded:
             return Refusal.EXCLUDED
         if self.mode is SelectionMode.LIST:
-            return None if log_group in self.names else Refusal.NOT_SELECTED
+            listed = log_group in self.names or log_group.startswith(self.listed_prefixes)
+            return None if listed else Refusal.NOT_SELECTED
         if self.mode is SelectionMode.ACCOUNT and not self.prefixes:
             return None
         return None if log_group.startswith(self.prefixes) else Refusal.NOT_SELECTED
@@ -89,7 +95,7 @@ class GroupSelection:
         already covers is dropped, so no group is listed twice; ``""`` is all groups.
         """
         if self.mode is SelectionMode.LIST:
-            wanted = sorted(self.names)
+            wanted = sorted(self.names | set(self.listed_prefixes))
         elif self.mode is SelectionMode.ACCOUNT and not self.prefixes:
             return ("",)
         else:
@@ -105,7 +111,7 @@ class GroupSelection:
         scheduled reconciliation and a backfill that names no groups; ``*`` is
         every group. Own and excluded groups are dropped by :meth:`selects`."""
         if self.mode is SelectionMode.LIST:
-            return tuple(sorted(self.names))
+            return tuple(sorted([*self.names, *(f"{p}*" for p in self.listed_prefixes)]))
         return tuple(f"{prefix}*" for prefix in self.listing_prefixes())
 
     def refuses_delivery(self, log_group: str) -> Refusal | None:
