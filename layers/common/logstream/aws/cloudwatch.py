@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
+from logstream.aws.backoff_calls import call_with_backoff
 from logstream.retry import Backoff, Deadline
 
 if TYPE_CHECKING:
@@ -94,19 +95,15 @@ class BotoCloudWatchSource:
         self.calls: Counter[str] = Counter()
 
     def _call(self, kind: str, deadline: Deadline, request: Callable[[], T]) -> T:
-        attempt = 0
-        while True:
-            self.calls[kind] += 1
-            try:
-                return request()
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                if code not in _THROTTLING_CODES:
-                    raise
-                self.calls[f"{kind}.throttled"] += 1
-                if not self._backoff.wait(attempt, deadline):
-                    raise SourceThrottled(f"{kind} throttled until the deadline") from error
-                attempt += 1
+        return call_with_backoff(
+            request,
+            kind=kind,
+            deadline=deadline,
+            backoff=self._backoff,
+            calls=self.calls,
+            retryable=_THROTTLING_CODES,
+            gave_up=SourceThrottled,
+        )
 
     def describe_group(self, log_group: str, deadline: Deadline) -> LogGroupInfo:
         for info in self.groups_with_prefix(log_group, deadline):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
+from logstream.aws.backoff_calls import call_with_backoff, error_code
 from logstream.errors import InfrastructureError
 from logstream.retry import Backoff, Deadline
 
@@ -36,11 +37,6 @@ PUT_ATTEMPTS = 3
 
 class FleetThrottled(InfrastructureError):
     """CloudWatch kept throttling until the deadline; the next run continues."""
-
-
-def error_code(error: ClientError) -> str:
-    code: Any = error.response.get("Error", {}).get("Code", "")
-    return str(code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,18 +70,15 @@ class SubscriptionFilters:
         self.calls: Counter[str] = Counter()
 
     def _call(self, kind: str, deadline: Deadline, request: Callable[[], T]) -> T:
-        attempt = 0
-        while True:
-            self.calls[kind] += 1
-            try:
-                return request()
-            except ClientError as error:
-                if error_code(error) not in _RETRYABLE:
-                    raise
-                self.calls[f"{kind}.throttled"] += 1
-                if not self._backoff.wait(attempt, deadline):
-                    raise FleetThrottled(f"{kind} throttled until the deadline") from error
-                attempt += 1
+        return call_with_backoff(
+            request,
+            kind=kind,
+            deadline=deadline,
+            backoff=self._backoff,
+            calls=self.calls,
+            retryable=_RETRYABLE,
+            gave_up=FleetThrottled,
+        )
 
     def list_page(self, prefix: str, next_token: str | None, deadline: Deadline) -> GroupPage:
         """One page of group names starting with ``prefix`` (``""``: every group)."""

@@ -21,9 +21,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from logstream.aws.backoff_calls import error_code
 from logstream.errors import InfrastructureError
 from logstream.fleet.cursor import SweepCursorStore, SweepPosition
-from logstream.fleet.filters import FleetThrottled, error_code
+from logstream.fleet.filters import FleetThrottled
 from logstream.fleet.registry import GroupStatus
 from logstream.fleet.removal import prune_deselected
 from logstream.fleet.subscriber import Subscriber
