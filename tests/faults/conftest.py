@@ -23,6 +23,7 @@ from tests.integration.conftest import (  # noqa: F401 - fixtures, registered by
     _layer_is_the_built_one,
     deployment,
     deployment_behind_proxy,
+    index_layout,
     state_table,
 )
 from tests.support.lambda_harness import REPO
