@@ -97,11 +97,11 @@ def _cursor(deployment: Deployment) -> dict[str, Any]:
     return item
 
 
+# The walk does not depend on the engine: one engine keeps this run short.
+@pytest.mark.one_engine
 def test_a_thousand_groups_are_each_reconciled_within_the_stated_bound_of_runs(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if deployment.engine != "opensearch":
-        pytest.skip("the walk does not depend on the engine: one engine keeps this run short")
     names = [f"{PREFIX}{i:04d}" for i in range(GROUPS)]
     _seed(deployment, names)
     monkeypatch.setenv("LOG_GROUPS", f"{PREFIX}*")
