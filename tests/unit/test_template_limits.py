@@ -96,6 +96,17 @@ CONFIGURATIONS = (
         },
     ),
     Configuration("vpc-list-30", {"SelectionMode": "list", "LogGroupNames": names(30), **VPC}),
+    Configuration(
+        "kinesis-prefixes-50",
+        {
+            "SelectionMode": "prefixes",
+            "LogGroupPrefixes": prefixes(50),
+            "Transport": "kinesis",
+            # The most the stream role's trust policy takes (test_template_kinesis.py).
+            "SourceAccountIds": tuple(f"{100000000000 + n}" for n in range(45)),
+            "OrganizationId": "o-abcdef1234",
+        },
+    ),
 )
 
 
