@@ -374,7 +374,6 @@ def retention_janitor() -> RetentionJanitor:
 
     settings = load_settings()
     client = cluster()
-    ensure_templates(client, settings)  # so new indices carry the ownership marker
     if 0 < settings.retention_days <= settings.backfill_days:
         logger.warning(
             "RETENTION_DAYS is not above BACKFILL_DAYS: backfill and a first reconciliation "
@@ -384,7 +383,12 @@ def retention_janitor() -> RetentionJanitor:
                 "backfill_days": settings.backfill_days,
             },
         )
-    return RetentionJanitor(client, ownership_of(settings), settings.retention_days)
+    return RetentionJanitor(
+        client,
+        ownership_of(settings),
+        settings.retention_days,
+        prepare=lambda deadline: ensure_templates(client, settings, deadline),
+    )
 
 
 def reset() -> None:

@@ -120,14 +120,20 @@ class RetentionJanitor:
         ownership: Ownership,
         retention_days: int,
         today: Callable[[], date] = utc_today,
+        prepare: Callable[[Deadline], object] | None = None,
     ) -> None:
         self._cluster = cluster
         self._ownership = ownership
         self._retention_days = retention_days
         self._today = today
+        # Installs the index templates, so new indices carry the ownership marker.
+        self._prepare = prepare
 
     def run(self, deadline: Deadline, *, dry_run: bool = False) -> RetentionReport:
         """One pass over ``{prefix}-*``; RETENTION_DAYS=0 does nothing."""
+        if self._prepare is not None:  # once per container, as the shipper does
+            self._prepare(deadline)
+            self._prepare = None
         report = RetentionReport(self._retention_days, dry_run)
         if self._retention_days == 0:
             return report
