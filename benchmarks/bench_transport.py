@@ -92,9 +92,9 @@ class RoundResult:
     cpu: list[float] = field(default_factory=list)  # process CPU seconds per invocation
     requests: list[int] = field(default_factory=list)  # _bulk requests per invocation
     events: int = 0
-    #: thread CPU seconds of building one payload's bodies (decode -> documents -> gzip),
-    #: the part of an invocation that is not the HTTP path
-    build_cpu: list[float] = field(default_factory=list)
+    #: thread CPU seconds spent inside ``_bulk`` posts (headers, signing, connection,
+    #: send, receive, parse), summed over the sending threads of one invocation
+    send_cpu: list[float] = field(default_factory=list)
     raw_bytes: int = 0  # message bytes (UTF-8) per invocation's payload
     body_bytes: int = 0  # gzip bytes posted per invocation
 
@@ -119,8 +119,10 @@ def handler_round(tree: Path, side: str, events: int, invocations: int) -> Round
     deliveries = [payload(n, events) for n in range(invocations + 1)]
     result = RoundResult(side, events=events, raw_bytes=message_bytes(deliveries[1]))
     handler = load_handler(tree)
+    send_cpu = SEND_CPU.install()
     for number, event in enumerate(deliveries):
         gc.collect()
+        send_cpu.clear()
         cpu, wall = time.process_time(), time.perf_counter()
         report = handler(event, FakeLambdaContext())
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -129,14 +131,44 @@ def handler_round(tree: Path, side: str, events: int, invocations: int) -> Round
         if number:
             result.wall.append(wall)
             result.cpu.append(cpu)
+            result.send_cpu.append(sum(send_cpu))
             result.requests.append(int(report["requests"]))
             result.body_bytes = int(report.get("bytes_sent", 0))
-    for event in deliveries[1:]:
-        gc.collect()
-        started = time.thread_time()
-        production_bodies(event["awslogs"]["data"])
-        result.build_cpu.append(time.thread_time() - started)
     return result
+
+
+class SendCpu:
+    """Thread CPU of every ``_bulk`` post of the working tree's transport, as it happens.
+
+    Wraps ``BulkTransport.post`` in the benchmark's process (instrumentation
+    only: the call is unchanged), so the HTTP path's CPU is read in the threads
+    that send, not estimated by subtracting a separately measured build.
+    """
+
+    def __init__(self) -> None:
+        self._seconds: list[float] = []
+        self._installed = False
+
+    def install(self) -> list[float]:
+        if not self._installed:
+            from logstream.cluster import bulk_transport  # noqa: PLC0415
+
+            post = bulk_transport.BulkTransport.post
+            seconds = self._seconds
+
+            def timed(transport: Any, body: bytes, timeout: float) -> dict[str, Any]:
+                started = time.thread_time()
+                try:
+                    return post(transport, body, timeout)
+                finally:
+                    seconds.append(time.thread_time() - started)
+
+            bulk_transport.BulkTransport.post = timed  # type: ignore[method-assign,assignment]
+            self._installed = True
+        return self._seconds
+
+
+SEND_CPU = SendCpu()
 
 
 def production_bodies(data: str) -> list[bytes]:
@@ -151,11 +183,15 @@ def production_bodies(data: str) -> list[bytes]:
         batch.log_group, batch.log_stream, batch.owner, settings.aws_region
     )
     built = documents.build_documents(batch.events, origin, settings.index_prefix)
+    # Split as the decoder's stream splits it: equal parts, each within the bounds.
+    part = bulk.balanced_part_size(
+        len(built.documents), settings.max_in_flight, settings.batch_size
+    )
+    parts = [built.documents[i : i + part] for i in range(0, len(built.documents), part)]
     return [
         bulk.gzip_body(bulk.encode_bulk_body(chunk), settings.gzip_level)
-        for chunk in bulk.chunk_documents(
-            built.documents, settings.batch_size, settings.batch_max_bytes
-        )
+        for each in parts
+        for chunk in bulk.chunk_documents(each, settings.batch_size, settings.batch_max_bytes)
     ]
 
 
@@ -175,10 +211,12 @@ class PlainThreads:
             "Accept": "application/json",
         }
 
-    def post_all(self, bodies: Sequence[bytes]) -> None:
+    def post_all(self, bodies: Sequence[bytes]) -> float:
+        """Posts every body; the thread CPU seconds spent in the posts."""
         lock = threading.Lock()
         position = iter(range(len(bodies)))
         failures: list[str] = []
+        send_cpu: list[float] = []
 
         def work(connection: http.client.HTTPConnection) -> None:
             while True:
@@ -186,9 +224,11 @@ class PlainThreads:
                     index = next(position, None)
                 if index is None:
                     return
+                started = time.thread_time()
                 connection.request("POST", self._path, bodies[index], self._headers)
                 response = connection.getresponse()
                 answer = response.read()
+                send_cpu.append(time.thread_time() - started)
                 if response.status != 200 or not answer.startswith(b'{"took"'):
                     failures.append(f"{response.status} {answer[:200]!r}")
                 elif b'"errors":false' not in answer[:40]:
@@ -201,6 +241,7 @@ class PlainThreads:
             thread.join()
         if failures:
             raise SystemExit(f"ceiling request failed: {failures[0]}")
+        return sum(send_cpu)
 
 
 def ceiling_round(tree: Path, url: str, events: int, invocations: int) -> RoundResult:
@@ -215,11 +256,12 @@ def ceiling_round(tree: Path, url: str, events: int, invocations: int) -> RoundR
     for number, batch in enumerate(bodies):
         gc.collect()
         cpu, wall = time.process_time(), time.perf_counter()
-        poster.post_all(batch)
+        sending = poster.post_all(batch)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if number:  # the first posts warm the connections up
             result.wall.append(wall)
             result.cpu.append(cpu)
+            result.send_cpu.append(sending)
             result.requests.append(len(batch))
             result.body_bytes = sum(len(b) for b in batch)
     return result
@@ -245,9 +287,11 @@ def paired_round(tree: Path, url: str, events: int, invocations: int) -> list[Ro
     bodies = [production_bodies(d["awslogs"]["data"]) for d in theirs]
     after = RoundResult("after", events=events, raw_bytes=message_bytes(mine[1]))
     ceiling = RoundResult("ceiling", events=events, raw_bytes=message_bytes(theirs[1]))
+    send_cpu = SEND_CPU.install()
 
     def run_handler(event: dict[str, Any], keep: bool) -> None:
         gc.collect()
+        send_cpu.clear()
         cpu, wall = time.process_time(), time.perf_counter()
         report = handler(event, FakeLambdaContext())
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -256,17 +300,19 @@ def paired_round(tree: Path, url: str, events: int, invocations: int) -> list[Ro
         if keep:
             after.wall.append(wall)
             after.cpu.append(cpu)
+            after.send_cpu.append(sum(send_cpu))
             after.requests.append(int(report["requests"]))
             after.body_bytes = int(report.get("bytes_sent", 0))
 
     def run_ceiling(batch: list[bytes], keep: bool) -> None:
         gc.collect()
         cpu, wall = time.process_time(), time.perf_counter()
-        poster.post_all(batch)
+        sending = poster.post_all(batch)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if keep:
             ceiling.wall.append(wall)
             ceiling.cpu.append(cpu)
+            ceiling.send_cpu.append(sending)
             ceiling.requests.append(len(batch))
             ceiling.body_bytes = sum(len(b) for b in batch)
 
@@ -280,16 +326,30 @@ def paired_round(tree: Path, url: str, events: int, invocations: int) -> list[Ro
         else:
             run_ceiling(bodies[number], keep=True)
             run_handler(mine[number], keep=True)
-    for event in mine[1:]:
-        gc.collect()
-        started = time.thread_time()
-        production_bodies(event["awslogs"]["data"])
-        after.build_cpu.append(time.thread_time() - started)
     return [after, ceiling]
+
+
+#: ``--pin``: the cluster's core, and the benchmark's (the client's) own.
+CLUSTER_CORE, CLIENT_CORE = 0, 1
+
+
+def pin_cluster(url: str, cores: set[int]) -> int:
+    """Every thread of the local cluster's JVM onto ``cores``; its process id.
+
+    Threads the JVM starts later inherit the affinity of the thread that starts them.
+    """
+    nodes = http_json("GET", url.rstrip("/") + "/_nodes/_local/process")["nodes"]
+    pid = int(next(iter(nodes.values()))["process"]["id"])
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(task.name), cores)
+    return pid
 
 
 def worker_main(args: argparse.Namespace) -> None:
     tree = Path(args.tree).resolve()
+    if args.pin:
+        os.sched_setaffinity(0, {CLIENT_CORE})  # before any thread starts: they inherit it
     if args.side == "paired":
         pair = paired_round(tree, args.url, args.events, args.invocations)
         Path(args.result).write_text(json.dumps([asdict(r) for r in pair]), encoding="utf-8")
@@ -334,9 +394,8 @@ def cpu_per_thousand_requests(r: RoundResult) -> list[float]:
 
 
 def http_cpu_per_thousand_requests(r: RoundResult) -> list[float]:
-    """Invocation CPU less the median CPU of building its bodies: the HTTP path's share."""
-    build = Spread.of(r.build_cpu).median if r.build_cpu else 0.0
-    return [(c - build) / n * 1000 for c, n in zip(r.cpu, r.requests, strict=True)]
+    """Thread CPU inside the ``_bulk`` posts (the HTTP path), per 1,000 requests."""
+    return [c / n * 1000 for c, n in zip(r.send_cpu, r.requests, strict=True)]
 
 
 def wall_ms_per_ten_thousand(r: RoundResult) -> list[float]:
@@ -381,6 +440,7 @@ def run_side(
         str(args.events),
         "--invocations",
         str(args.invocations),
+        *(["--pin"] if args.pin else []),
     ]
     result = run_worker(command, env, side.name, result_file)
     if partner is not None:
@@ -447,7 +507,7 @@ def comparison_report(sides: Sequence[Side], args: argparse.Namespace) -> list[s
                 "÷ ceiling, per round",
                 "client CPU s per 1,000 requests",
                 "÷ ceiling, per round",
-                "of which HTTP path (less body building)",
+                "of which HTTP path (in the sending threads)",
                 "÷ ceiling, per round",
                 f"CPU ms per {PER:,} events",
                 f"wall ms per {PER:,} events",
@@ -462,9 +522,10 @@ def comparison_report(sides: Sequence[Side], args: argparse.Namespace) -> list[s
         "invocation / its `_bulk` requests x 1,000. Ratios are taken per round (each round's "
         "median over its ceiling's round next to it: the ceiling with the same request sizing), "
         "then the median (min..max) of those. "
-        "HTTP path = the invocation's CPU less the thread CPU of building the same payload's "
-        "bodies (decode -> documents -> NDJSON -> gzip), measured in the same process; the "
-        "ceiling builds nothing on its timed path, so its two columns are the same.",
+        "HTTP path = the thread CPU spent inside the `_bulk` posts, read in the threads that "
+        "send (`time.thread_time` around the transport's `post` for the handler: headers, "
+        "connection, send, receive, JSON parse of the answer; around request + read for the "
+        "ceiling); body building (decode -> documents -> NDJSON -> gzip) is not in it.",
         "",
     ]
     after = by_name.get("after")
@@ -536,7 +597,7 @@ def cost_lines(sides: Sequence[Side], args: argparse.Namespace) -> list[str]:
         "not counted here: one container serves many deliveries). The handler returns once "
         "every `_bulk` request is acknowledged, so the wall time measured around the handler "
         "call, per delivery of 10,000 events, is the billed duration of that delivery. "
-        "Here the cluster is local (no network round trip) and shares the machine's 2 cores; "
+        "Here the cluster is local (no network round trip; its cores: see the header) and "
         "the client runs on a full core. A function with "
         f"{args.memory_mb} MB gets {share:.2f} of a vCPU ({args.memory_mb}/{FULL_VCPU_MB} MB), "
         "so its own CPU work takes longer than here: the last column scales the measured "
@@ -674,6 +735,16 @@ def measure(args: argparse.Namespace) -> tuple[str, str]:
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(opensearch(args.opensearch_url or os.environ.get(URL_ENV)))
         version = str(http_json("GET", url)["version"]["number"])
+        placement = "shares the machine's 2 cores with the client"
+        if args.pin:
+            pid = pin_cluster(url, {CLUSTER_CORE})
+            everything = os.sched_getaffinity(0)
+            stack.callback(lambda: pin_cluster(url, everything))
+            placement = (
+                f"pinned to core {CLUSTER_CORE} (JVM pid {pid}, every thread), the client "
+                f"to core {CLIENT_CORE}: the two never compete for a core, as a Lambda "
+                "function and its cluster never do"
+            )
         sides, before_ref = build_sides(args, stack)
         by_name = {side.name: side for side in sides}
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-tr-")))
@@ -701,7 +772,7 @@ def measure(args: argparse.Namespace) -> tuple[str, str]:
         lines = [
             header,
             f"- Load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}",
-            f"- OpenSearch: {version} at {url} (local, one node, shared with other jobs)",
+            f"- OpenSearch: {version} at {url} (local, one node); it {placement}",
             f"- Rounds: {args.rounds} per side, order rotating; per round 1 warm-up and "
             f"{args.invocations} measured invocations of {args.events:,} events",
         ]
@@ -747,6 +818,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--memory-mb", type=int, default=512, help="template.yaml MemorySize")
     parser.add_argument("--sweep", action="store_true", help="request sizing sweep instead")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help=f"cluster on core {CLUSTER_CORE}, client on core {CLIENT_CORE} (Linux)",
+    )
     parser.add_argument(
         "--paired",
         action="store_true",

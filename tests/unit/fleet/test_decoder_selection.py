@@ -29,6 +29,9 @@ class RecordingSink:
         self.documents.extend(documents)
         return DeliveryReport(delivered=list(documents), requests=1)
 
+    def stream_part_size(self, total: int) -> int:
+        return max(1, total)
+
     def deliver_stream(
         self, parts: Iterable[Sequence[Document]], deadline: Deadline
     ) -> DeliveryReport:

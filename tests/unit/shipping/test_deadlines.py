@@ -146,6 +146,9 @@ class DeliverAll:
     def deliver(self, documents: Sequence[Document], deadline: Deadline) -> DeliveryReport:
         return DeliveryReport(delivered=list(documents), requests=1)
 
+    def stream_part_size(self, total: int) -> int:
+        return max(1, total)
+
     def deliver_stream(
         self, parts: Iterable[Sequence[Document]], deadline: Deadline
     ) -> DeliveryReport:

@@ -239,6 +239,9 @@ class _Sink:
             return DeliveryReport(undelivered=[Undelivered(d, "cluster down") for d in documents])
         return DeliveryReport(delivered=list(documents), requests=1)
 
+    def stream_part_size(self, total: int) -> int:
+        return max(1, total)
+
     def deliver_stream(
         self, parts: Iterable[Sequence[Document]], deadline: Deadline
     ) -> DeliveryReport:

@@ -45,6 +45,9 @@ class _Sink:
             delivered=up, undelivered=[Undelivered(d, "503 from the cluster") for d in down]
         )
 
+    def stream_part_size(self, total: int) -> int:
+        return max(1, total)
+
     def deliver_stream(
         self, parts: Iterable[Sequence[Document]], deadline: Deadline
     ) -> DeliveryReport:

@@ -18,7 +18,7 @@ import pytest
 
 from logstream.cluster.port import ClusterError
 from logstream.retry import Backoff, Deadline
-from logstream.shipping.bulk import ClusterBulkSink
+from logstream.shipping.bulk import MIN_PART_DOCUMENTS, PARTS_PER_WORKER, ClusterBulkSink
 from logstream.shipping.checkpoints import LiveCheckpoints, StreamKey
 from logstream.shipping.documents import (
     Document,
@@ -29,7 +29,7 @@ from logstream.shipping.documents import (
 )
 from logstream.shipping.parking import Parking
 from logstream.shipping.request_queue import RequestQueue
-from logstream.shipping.service import DeliveryIncomplete, Shipper
+from logstream.shipping.service import PART_EVENTS, DeliveryIncomplete, Shipper
 
 #: How long a test waits for another thread before it fails (never reached when it works).
 PATIENCE = 30
@@ -322,7 +322,7 @@ def test_a_feeding_queue_keeps_its_workers_until_closed() -> None:
     assert taken == ["a", "b", "c", None]
 
 
-def test_parts_that_queue_while_the_workers_are_busy_go_as_one_request() -> None:
+def test_parts_are_sent_as_built_and_never_joined_into_one_big_last_request() -> None:
     events = _events(8)
     all_added = threading.Event()
     first = {d.doc_id for d in build_documents(events[:2], ORIGIN, "logs").documents}
@@ -341,64 +341,55 @@ def test_parts_that_queue_while_the_workers_are_busy_go_as_one_request() -> None
     report = _sink(cluster, batch_size=6, max_in_flight=1).deliver_stream(
         parts(), Deadline.after_seconds(60)
     )
-    # Part 1 left alone at once; parts 2-4 piled up behind it and join up to BATCH_SIZE.
-    assert [len(r) for r in cluster.requests] == [2, 6]
+    # Parts 2-4 piled up behind part 1; each still went alone, as built.
+    assert [len(r) for r in cluster.requests] == [2, 2, 2, 2]
     assert {d.doc_id for d in report.delivered} == _doc_ids(events)
-    assert report.requests == 2
+    assert report.requests == 4
 
 
-def test_the_halves_of_a_joined_request_refused_whole_never_join_again() -> None:
-    events = _events(8)
-    culprit = build_documents(events[5:6], ORIGIN, "logs").documents[0].doc_id
-    all_added = threading.Event()
-    first = {d.doc_id for d in build_documents(events[:2], ORIGIN, "logs").documents}
+@pytest.mark.parametrize(
+    ("total", "batch_size", "max_in_flight", "expected"),
+    [
+        # Equal shares, PARTS_PER_WORKER per worker, at least MIN_PART_DOCUMENTS...
+        (10_000, 5_000, 2, -(-10_000 // (2 * PARTS_PER_WORKER))),
+        (10_000, 5_000, 4, -(-10_000 // (4 * PARTS_PER_WORKER))),
+        (1_000, 5_000, 2, MIN_PART_DOCUMENTS),
+        # ...and never more than BATCH_SIZE.
+        (100_000, 5_000, 2, 5_000),
+        (10_000, 100, 2, 100),
+        (0, 5_000, 2, MIN_PART_DOCUMENTS),
+    ],
+)
+def test_the_sink_sizes_parts_as_equal_shares_for_its_workers(
+    total: int, batch_size: int, max_in_flight: int, expected: int
+) -> None:
+    sink = _sink(ScriptedCluster(), batch_size=batch_size, max_in_flight=max_in_flight)
+    assert sink.stream_part_size(total) == expected
 
-    def hold(ids: list[str]) -> threading.Event | None:
-        return all_added if first & set(ids) else None
 
-    def refuse(ids: list[str]) -> ClusterError | None:
-        if culprit in ids:
-            return ClusterError(413, "request_entity_too_large", retryable=False)
-        return None
-
-    def parts() -> Iterator[list[Document]]:
-        for number, part in enumerate(_parts_of(events, 2)):
-            yield part
-            if number == 0:
-                assert cluster.first_request.wait(PATIENCE)
-        all_added.set()
-
-    cluster = ScriptedCluster(refuse=refuse, hold=hold)
-    report = _sink(cluster, batch_size=8, max_in_flight=1).deliver_stream(
-        parts(), Deadline.after_seconds(60)
+def test_the_shipper_sizes_parts_by_the_payload_so_each_worker_gets_an_equal_share() -> None:
+    total = 2 * PARTS_PER_WORKER * MIN_PART_DOCUMENTS + 7
+    events = _events(total)
+    cluster = ScriptedCluster()
+    sink = _sink(cluster, batch_size=10_000, max_in_flight=2)
+    shipper = Shipper(
+        sink, Parking(sink, "logs-quarantine", rescue=None), index_prefix="logs", region="r"
     )
-    # [2], then [6] joined; refused whole: [3] + [3], the culprit's half: [1] + [2].
-    assert [len(r) for r in cluster.requests] == [2, 6, 3, 3, 1, 2]
-    assert [r.document.doc_id for r in report.rejected] == [culprit]
-    assert {d.doc_id for d in report.delivered} == _doc_ids(events) - {culprit}
-    assert report.splits == 2
+    report = shipper.ship_events(events, ORIGIN, Deadline.after_seconds(60))
+    assert report.delivered == total
+    share = sink.stream_part_size(total)
+    sizes = sorted((len(r) for r in cluster.requests), reverse=True)
+    assert sizes == [share] * (total // share) + [total % share]
+    assert len(sizes) == 2 * PARTS_PER_WORKER
 
 
-def test_the_shipper_builds_small_parts_and_the_sink_joins_them_up_to_batch_size() -> None:
-    events = _events(10)
-    all_added = threading.Event()
-    first = {d.doc_id for d in build_documents(events[:2], ORIGIN, "logs").documents}
-
-    def hold(ids: list[str]) -> threading.Event | None:
-        return all_added if first & set(ids) else None
-
-    def events_then_signal() -> Iterator[dict[str, Any]]:
-        for number, event in enumerate(events):
-            if number == 2:
-                assert cluster.first_request.wait(PATIENCE)  # part 1 left alone
-            yield event
-        all_added.set()  # the last part is built only after its last event was read
-
-    cluster = ScriptedCluster(hold=hold)
-    sink = _sink(cluster, batch_size=4, max_in_flight=1)
-    shipper = _shipper(sink, part_size=2)
-    report = shipper.ship_events(events_then_signal(), ORIGIN, Deadline.after_seconds(60))
-    assert report.delivered == 10
-    assert cluster.requests[0] == sorted(first)
-    assert all(len(r) <= 4 for r in cluster.requests)
-    assert len(cluster.requests) < 5
+def test_events_without_a_length_go_part_events_at_a_time() -> None:
+    events = _events(PART_EVENTS + 3)
+    cluster = ScriptedCluster()
+    sink = _sink(cluster, batch_size=10_000, max_in_flight=2)
+    shipper = Shipper(
+        sink, Parking(sink, "logs-quarantine", rescue=None), index_prefix="logs", region="r"
+    )
+    report = shipper.ship_events(iter(events), ORIGIN, Deadline.after_seconds(60))
+    assert report.delivered == len(events)
+    assert sorted(len(r) for r in cluster.requests) == [3, PART_EVENTS]

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Final
 
 from isal import igzip
 
@@ -29,6 +30,20 @@ from logstream.shipping.delivery import DeliveryReport, Undelivered
 from logstream.shipping.documents import Document
 from logstream.shipping.engine_ids import encode_without_ids
 from logstream.shipping.request_queue import RequestQueue
+
+#: Parts per worker for a payload sent while it is built: equal shares, so the
+#: workers finish together. Small parts joined into one big last request would
+#: leave the cluster's other write threads idle at the end.
+PARTS_PER_WORKER: Final = 3
+#: Fewer documents than this are not worth a request of their own while more are coming.
+MIN_PART_DOCUMENTS: Final = 500
+
+
+def balanced_part_size(total: int, workers: int, batch_size: int) -> int:
+    """:data:`PARTS_PER_WORKER` equal shares of ``total`` per worker, within
+    ``batch_size`` and at least :data:`MIN_PART_DOCUMENTS`."""
+    share = -(-total // (workers * PARTS_PER_WORKER))
+    return max(1, min(batch_size, max(MIN_PART_DOCUMENTS, share)))
 
 
 def encode_bulk_body(documents: Sequence[Document]) -> bytes:
@@ -73,8 +88,6 @@ class _Request:
     attempt: int = 0
     reason: str = ""
     size: int = 0
-    #: First try of documents fed while building: may join the fresh requests queued behind it.
-    fresh: bool = False
 
 
 class ClusterBulkSink:
@@ -106,7 +119,6 @@ class ClusterBulkSink:
         self._encode = encode_bulk_body if client_ids else encode_without_ids
         self._batch_size = batch_size
         self._batch_max_bytes = batch_max_bytes
-        self._bounds = (batch_size, batch_max_bytes)
         self._max_in_flight = max_in_flight
         self._gzip_level = gzip_level
         self._http_timeout = http_timeout_secs
@@ -120,6 +132,10 @@ class ClusterBulkSink:
         work = RequestQueue(requests, clock=self._clock, sleep=self._backoff.sleep)
         return self._run(work, min(self._max_in_flight, len(requests)), deadline)
 
+    def stream_part_size(self, total: int) -> int:
+        """Documents per part of a payload of ``total`` for :meth:`deliver_stream`."""
+        return balanced_part_size(total, self._max_in_flight, self._batch_size)
+
     def deliver_stream(
         self, parts: Iterable[Sequence[Document]], deadline: Deadline
     ) -> DeliveryReport:
@@ -127,8 +143,8 @@ class ClusterBulkSink:
 
         ``parts`` is consumed on the calling thread (it builds the documents);
         each part's requests go to the workers as soon as it is out, so the
-        cluster indexes the first request while the next is built. The report
-        is the same as :meth:`deliver` of all parts together.
+        cluster indexes the first request while the next is built. Parts go as
+        they come, never joined. The report is :meth:`deliver`'s of all parts.
         """
         work: RequestQueue[_Request] = RequestQueue(
             (), clock=self._clock, sleep=self._backoff.sleep, feeding=True
@@ -157,7 +173,7 @@ class ClusterBulkSink:
             ]
             try:
                 for part in parts or ():
-                    work.add(self._requests(part, fresh=True))
+                    work.add(self._requests(part))
             finally:
                 # Also when building failed: the workers finish what they hold, then stop.
                 work.close()
@@ -166,9 +182,9 @@ class ClusterBulkSink:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _requests(self, documents: Sequence[Document], *, fresh: bool = False) -> list[_Request]:
+    def _requests(self, documents: Sequence[Document]) -> list[_Request]:
         chunks = chunk_documents(documents, self._batch_size, self._batch_max_bytes)
-        return [_Request(list(c), size=_size(c), fresh=fresh) for c in chunks]
+        return [_Request(list(c), size=_size(c)) for c in chunks]
 
     def _executor(self) -> ThreadPoolExecutor:
         # One pool per container: threads are reused across invocations.
@@ -185,9 +201,6 @@ class ClusterBulkSink:
     ) -> None:
         while (request := work.take()) is not None:
             try:
-                if request.fresh:
-                    # Parts that piled up while every worker was busy go as one request.
-                    work.absorb(lambda queued: _join(request, queued, self._bounds))
                 part = self._send(request, work, deadline)
                 with lock:
                     report.merge(part)
@@ -291,22 +304,6 @@ def _narrow(
     report.splits += 1
     middle = len(pending) // 2
     work.now(_Request(half, size=_size(half)) for half in (pending[:middle], pending[middle:]))
-
-
-def _join(request: _Request, queued: _Request, bounds: tuple[int, int]) -> bool:
-    """Take ``queued`` into ``request`` if both are fresh and the sum stays within ``bounds``.
-
-    Only fresh requests join: the halves of a refused request, or retries, never
-    grow back into what the cluster refused.
-    """
-    max_docs, max_bytes = bounds
-    if not queued.fresh or len(request.documents) + len(queued.documents) > max_docs:
-        return False
-    if request.size + queued.size > max_bytes:
-        return False
-    request.documents += queued.documents
-    request.size += queued.size
-    return True
 
 
 def _size(documents: Sequence[Document]) -> int:

@@ -80,6 +80,10 @@ class BulkSink(Protocol):
 class StreamingSink(BulkSink, Protocol):
     """A sink that sends the first documents while later ones are still being built."""
 
+    def stream_part_size(self, total: int) -> int:
+        """How many documents of a payload of ``total`` to build before handing them over."""
+        ...
+
     def deliver_stream(
         self, parts: Iterable[Sequence[Document]], deadline: Deadline
     ) -> DeliveryReport:

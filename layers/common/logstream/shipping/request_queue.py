@@ -95,13 +95,6 @@ class RequestQueue[T]:
             self._ready.extend(items)
             self._changed.notify_all()
 
-    def absorb(self, join: Callable[[T], bool]) -> None:
-        """Offer the ready requests, first to last, to ``join`` (under the lock) until it
-        refuses one; those it took in are no longer queued."""
-        with self._changed:
-            while self._ready and join(self._ready[0]):
-                self._ready.popleft()
-
     def close(self) -> None:
         """No more requests will be added: workers stop once the rest is done."""
         with self._changed:

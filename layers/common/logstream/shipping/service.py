@@ -12,17 +12,18 @@ Live delivery, backfill, reconciliation and schema healing all ship through
 - anything still undelivered raises :class:`DeliveryIncomplete` after the rest
   is settled, so the invocation fails and Lambda's retry keeps the data.
 
-Events are built into documents a part (:data:`PART_EVENTS`) at a time, and
-each part is on its way to the cluster while the next is built; parts that
-queue while every worker is busy go together, up to BATCH_SIZE documents a
-request. Nothing is settled (parking, metrics, watermarks) before every
-part's answer.
+Events are built into documents a part at a time, and each part is on its
+way to the cluster while the next is built. The sink sizes the parts
+(:meth:`~logstream.shipping.bulk.ClusterBulkSink.stream_part_size`: equal
+shares for its workers); events that come without a length go
+:data:`PART_EVENTS` at a time. Nothing is settled (parking, metrics,
+watermarks) before every part's answer.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from typing import Any, Final
 
 from logstream.naming import IndexLayout, is_sanitized
@@ -36,8 +37,8 @@ from logstream.shipping.report import DeliveryIncomplete, ShipReport, emit
 
 __all__ = ["PART_EVENTS", "DeliveryIncomplete", "ShipReport", "Shipper"]
 
-#: Events built before their documents go to the sink: few, so the first request
-#: leaves early (measured: benchmarks/results/pipeline.md).
+#: Events built before their documents go to the sink when their number is not
+#: known beforehand: few, so the first request leaves early.
 PART_EVENTS: Final = 1000
 
 
@@ -53,8 +54,9 @@ class Shipper:
         region: str,
         layout: IndexLayout = IndexLayout.GROUP_DAILY,
         prepare: Callable[[Deadline], object] | None = None,
-        part_size: int = PART_EVENTS,
+        part_size: int | None = None,
     ) -> None:
+        """``part_size``: events per part; None lets the sink size them by the payload."""
         self._sink = sink
         self._part_size = part_size
         self._parking = parking
@@ -126,13 +128,13 @@ class Shipper:
     ) -> Iterator[list[Document]]:
         """The documents a part at a time, gathered into ``built``; then the quarantine
         records of the batch's bad and cut events, also kept in ``records``."""
+        part_size = self._part_size
+        if part_size is None:
+            part_size = PART_EVENTS
+            if isinstance(events, Sized):
+                part_size = self._sink.stream_part_size(len(events))
         yield from build_in_parts(
-            events,
-            origin,
-            self._index_prefix,
-            self._layout,
-            part_size=self._part_size,
-            into=built,
+            events, origin, self._index_prefix, self._layout, part_size=part_size, into=built
         )
         records += self._parking.records_for(built, origin)
         if records:
