@@ -32,6 +32,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._answer(429, b'{"error":{"type":"x","reason":"slow down"},"status":429}')
         elif self.mode == "not-json":
             self._answer(200, b"<html>proxy error</html>")
+        elif self.mode == "cut":
+            # Content-Length promises more than comes before the connection closes.
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b'{"took":1,"errors":false,"items":[{"create":{"status":201}}]}')
+            self.close_connection = True
+        elif self.mode in ("took", "item-failed"):
+            lines = gzip.decompress(body).splitlines()
+            items: list[dict[str, Any]] = [{"create": {"status": 201}} for _ in lines[::2]]
+            if self.mode == "item-failed":
+                items[-1] = {"create": {"status": 400, "error": {"type": "mapper_parsing"}}}
+            failed = self.mode == "item-failed"
+            self._answer(200, orjson.dumps({"took": 3, "errors": failed, "items": items}))
         else:
             lines = gzip.decompress(body).splitlines()
             items = [{"create": {"status": 201}} for _ in lines[::2]]
@@ -91,7 +106,7 @@ def test_requests_reuse_one_keep_alive_connection_and_send_the_gzip_body(server:
     transport = _transport(server)
     for n in (1, 2, 3, 4, 5):
         answer = transport.post(_body(n), timeout=10)
-        assert len(answer["items"]) == n
+        assert answer == {"errors": False, "item_count": n}
     assert len(_Handler.connections) == 1
     first = _Handler.seen[0]
     assert first["path"] == "/_bulk?filter_path=" + BULK_RESPONSE_FILTER
@@ -142,3 +157,22 @@ def test_a_refused_connection_is_a_retryable_error() -> None:
     with pytest.raises(ClusterError) as info:
         _transport("http://127.0.0.1:9").post(_body(1), timeout=5)
     assert info.value.retryable and info.value.status is None
+
+
+def test_an_answer_with_no_failed_item_is_counted_not_parsed(server: str) -> None:
+    _Handler.mode = "took"
+    assert _transport(server).post(_body(7), timeout=10) == {"errors": False, "item_count": 7}
+
+
+def test_an_answer_with_a_failed_item_is_parsed_item_by_item(server: str) -> None:
+    _Handler.mode = "item-failed"
+    answer = _transport(server).post(_body(3), timeout=10)
+    assert answer["errors"] is True
+    assert [item["create"]["status"] for item in answer["items"]] == [201, 201, 400]
+
+
+def test_an_answer_cut_before_its_content_length_is_a_retryable_error(server: str) -> None:
+    _Handler.mode = "cut"
+    with pytest.raises(ClusterError, match="IncompleteRead") as info:
+        _transport(server).post(_body(1), timeout=10)
+    assert info.value.retryable

@@ -18,7 +18,8 @@ import pytest
 from logstream.cluster.port import ClusterError
 from logstream.retry import Backoff, Deadline
 from logstream.shipping.bulk import ClusterBulkSink, chunk_documents, encode_bulk_body
-from logstream.shipping.bulk_response import ItemOutcome, classify_item
+from logstream.shipping.bulk_response import ItemOutcome, classify_item, sort_items
+from logstream.shipping.delivery import DeliveryReport
 from logstream.shipping.documents import Document
 
 Answer = Callable[[list[dict[str, Any]]], dict[str, Any]]
@@ -316,3 +317,24 @@ def test_a_whole_request_400_is_narrowed_down_to_the_document_at_fault() -> None
     assert "too long" in rejection.reason
     assert report.undelivered == []
     assert [len(r) for r in cluster.requests] == [8, 4, 4, 2, 1, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("response", "delivered", "retried"),
+    [
+        # The transport's count of an answer in which nothing failed.
+        ({"errors": False, "item_count": 3}, 3, 0),
+        # One item short, or an item count without items when something failed: nothing counts.
+        ({"errors": False, "item_count": 2}, 0, 3),
+        ({"errors": True, "item_count": 3}, 0, 3),
+        ({"errors": False, "items": [{"create": {"status": 201}}] * 3}, 3, 0),
+        ({"errors": False, "items": [{"create": {"status": 201}}] * 4}, 0, 3),
+    ],
+)
+def test_an_answer_counts_only_with_one_item_per_document(
+    response: dict[str, Any], delivered: int, retried: int
+) -> None:
+    report = DeliveryReport()
+    retry, reason = sort_items(_docs(3), response, report)
+    assert (len(report.delivered), len(retry)) == (delivered, retried)
+    assert bool(reason) == bool(retried)

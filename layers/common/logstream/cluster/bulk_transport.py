@@ -19,6 +19,10 @@ Per request only the gzip body changes; authentication is applied to it
 (SigV4 signs the exact bytes sent, through the same requests-aws4auth object
 the search client uses).
 
+An answer in which no item failed is not parsed: its items are only counted.
+Parsing a few thousand ``{"create":{"status":201}}`` objects cost as much CPU
+as the rest of the request (0.5 ms of 1 ms for 1,667 items).
+
 ``timeout`` bounds the whole request, not each socket read: a watchdog closes
 the connection when it is spent, so a cluster that trickles its answer a byte
 at a time cannot hold an invocation past its deadline.
@@ -31,6 +35,7 @@ import heapq
 import http.client
 import itertools
 import queue
+import re
 import socket
 import ssl
 import threading
@@ -47,6 +52,10 @@ from logstream.cluster.port import ClusterError
 
 BULK_RESPONSE_FILTER: Final = "took,errors,items.*.status,items.*.error"
 _READ_CHUNK: Final = 64 * 1024
+#: How an answer starts when no item failed (``filter_path`` keeps took, errors, items).
+_NO_ITEM_FAILED: Final = re.compile(rb'\{(?:"took":\d+,)?"errors":false,"items":\[')
+#: Once per item in such an answer: ``{"create":{"status":201}}``.
+_ITEM_STATUS: Final = b'"status":'
 
 
 class BulkTransport:
@@ -105,6 +114,8 @@ class BulkTransport:
             raise ClusterError(
                 status, _error_summary(payload), retryable=retryable, engine=self._engine
             )
+        if _NO_ITEM_FAILED.match(payload) and payload.endswith(b"]}"):
+            return {"errors": False, "item_count": payload.count(_ITEM_STATUS)}
         try:
             parsed = orjson.loads(payload)
         except orjson.JSONDecodeError as error:
@@ -125,6 +136,8 @@ class BulkTransport:
         chunks = []
         while chunk := response.read1(_READ_CHUNK):
             chunks.append(chunk)
+        if response.length:  # the connection ended before Content-Length bytes came
+            raise http.client.IncompleteRead(b"".join(chunks), response.length)
         if response.will_close:
             connection.close()
         return response.status, b"".join(chunks)

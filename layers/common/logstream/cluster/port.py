@@ -110,6 +110,9 @@ class BulkEndpoint(Protocol):
     def bulk(self, gzipped_ndjson: bytes, timeout: float) -> dict[str, Any]:
         """POST one gzip NDJSON body to ``_bulk``; the response with ``items[].status/error``.
 
+        When ``errors`` is false the items may be given as their number only,
+        ``item_count``: none of them failed, so there is nothing else to read.
+
         Raises :class:`ClusterError` when the request as a whole fails (413
         included, with ``status`` 413).
         """

@@ -50,13 +50,16 @@ def sort_items(
     pending: Sequence[Document], response: dict[str, Any], report: DeliveryReport
 ) -> tuple[list[Document], str]:
     items = response.get("items")
-    if not isinstance(items, list) or len(items) != len(pending):
+    count = response.get("item_count", len(items) if isinstance(items, list) else 0)
+    if count != len(pending):
         # Without one answer per document nothing can be counted as delivered.
-        return list(pending), f"bulk response had {len(items or [])} items for {len(pending)} docs"
+        return list(pending), f"bulk response had {count} items for {len(pending)} docs"
     if response.get("errors") is False:
         # The bulk API's own summary: no item failed, so every one was created.
         report.delivered += pending
         return [], ""
+    if not isinstance(items, list):
+        return list(pending), "bulk response reported failed items without the items"
     retry: list[Document] = []
     reason = ""
     for document, item in zip(pending, items, strict=True):
