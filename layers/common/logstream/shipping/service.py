@@ -164,6 +164,8 @@ def _settle(
     record_ids = {id(r) for r in records}
 
     def events_only(docs: Iterable[Document]) -> list[Document]:
+        if not record_ids:  # the usual batch: nothing to leave out
+            return list(docs)
         return [d for d in docs if id(d) not in record_ids]
 
     undelivered = events_only(u.document for u in delivery.undelivered)
