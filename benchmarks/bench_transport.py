@@ -138,11 +138,13 @@ def handler_round(tree: Path, side: str, events: int, invocations: int) -> Round
 
 
 class SendCpu:
-    """Thread CPU of every ``_bulk`` post of the working tree's transport, as it happens.
+    """Thread CPU of every ``_bulk`` post, as it happens, in the threads that send.
 
-    Wraps ``BulkTransport.post`` in the benchmark's process (instrumentation
-    only: the call is unchanged), so the HTTP path's CPU is read in the threads
-    that send, not estimated by subtracting a separately measured build.
+    Wraps the transport's post in the benchmark's process (instrumentation
+    only: the call is unchanged): ``BulkTransport.post`` in trees that have
+    the lean transport, opensearch-py's ``Transport.perform_request`` for
+    ``_bulk`` URLs in older ones. The HTTP path's CPU is read where it is
+    spent, not estimated by subtracting a separately measured build.
     """
 
     def __init__(self) -> None:
@@ -151,21 +153,36 @@ class SendCpu:
 
     def install(self) -> list[float]:
         if not self._installed:
-            from logstream.cluster import bulk_transport  # noqa: PLC0415
-
-            post = bulk_transport.BulkTransport.post
-            seconds = self._seconds
-
-            def timed(transport: Any, body: bytes, timeout: float) -> dict[str, Any]:
-                started = time.thread_time()
-                try:
-                    return post(transport, body, timeout)
-                finally:
-                    seconds.append(time.thread_time() - started)
-
-            bulk_transport.BulkTransport.post = timed  # type: ignore[method-assign,assignment]
+            try:
+                from logstream.cluster import bulk_transport  # noqa: PLC0415
+            except ImportError:
+                self._wrap_opensearch_py()
+            else:
+                owner: Any = bulk_transport.BulkTransport
+                owner.post = self._timed(owner.post, lambda *_: True)
             self._installed = True
         return self._seconds
+
+    def _wrap_opensearch_py(self) -> None:
+        from opensearchpy import transport  # noqa: PLC0415
+
+        owner: Any = transport.Transport
+        owner.perform_request = self._timed(
+            owner.perform_request, lambda _self, _method, url, *_, **__: "_bulk" in url
+        )
+
+    def _timed(self, call: Any, counts: Callable[..., bool]) -> Any:
+        seconds = self._seconds
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                if counts(*args, **kwargs):
+                    seconds.append(time.thread_time() - started)
+
+        return timed
 
 
 SEND_CPU = SendCpu()
