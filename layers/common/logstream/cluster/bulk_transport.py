@@ -52,8 +52,9 @@ from logstream.cluster.port import ClusterError
 
 BULK_RESPONSE_FILTER: Final = "took,errors,items.*.status,items.*.error"
 _READ_CHUNK: Final = 64 * 1024
-#: How an answer starts when no item failed (``filter_path`` keeps took, errors, items).
-_NO_ITEM_FAILED: Final = re.compile(rb'\{(?:"took":\d+,)?"errors":false,"items":\[')
+#: How an answer starts when no item failed (``filter_path`` keeps took, errors, items;
+#: OpenSearch writes ``took`` first, Elasticsearch 8 after ``errors``).
+_NO_ITEM_FAILED: Final = re.compile(rb'\{(?:"took":\d+,)?"errors":false,(?:"took":\d+,)?"items":\[')
 #: Once per item in such an answer: ``{"create":{"status":201}}``.
 _ITEM_STATUS: Final = b'"status":'
 
