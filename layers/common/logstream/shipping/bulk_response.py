@@ -98,7 +98,11 @@ def sort_items(
 
 def whole_request_rejection(document: Document, error: ClusterError) -> Rejection:
     if error.status == 413:
-        return Rejection(document, 413, "request_entity_too_large", str(error), {})
+        reason = (
+            f"this document alone ({len(document.line):,} bytes of NDJSON) is larger than the "
+            "cluster accepts in one request (http.max_content_length)"
+        )
+        return Rejection(document, 413, "request_entity_too_large", reason, {"reason": reason})
     # The transport summarises the error body as "<type>: <reason>".
     error_type, _, reason = error.reason.partition(": ")
     if not reason:
