@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -60,6 +60,10 @@ def _sink(cluster: OpenSearchCluster, batch_size: int) -> ClusterBulkSink:
     )
 
 
+def _ids(documents: Iterable[Document]) -> list[str]:
+    return sorted(d.doc_id for d in documents)
+
+
 def _stream(sink: ClusterBulkSink, documents: list[Document]) -> DeliveryReport:
     part = sink.stream_part_size(len(documents))
     parts = [documents[i : i + part] for i in range(0, len(documents), part)]
@@ -100,9 +104,8 @@ def test_every_document_ends_in_its_bucket_at_every_request_size(
 
     report = _stream(sink, documents)
 
-    ids = lambda docs: sorted(d.doc_id for d in docs)  # noqa: E731
-    assert ids(report.delivered) == ids(fresh)
-    assert ids(report.duplicates) == ids(existing)
+    assert _ids(report.delivered) == _ids(fresh)
+    assert _ids(report.duplicates) == _ids(existing)
     assert not report.undelivered, report.undelivered[:3]
     refused = {r.document.doc_id: r for r in report.rejected}
     assert sorted(refused) == sorted([conflict.doc_id, too_large.doc_id])
@@ -112,12 +115,12 @@ def test_every_document_ends_in_its_bucket_at_every_request_size(
     assert "http.max_content_length" in refused[too_large.doc_id].reason
     # One bucket each: nothing counted twice, nothing missing.
     buckets = (
-        ids(report.delivered)
-        + ids(report.duplicates)
+        _ids(report.delivered)
+        + _ids(report.duplicates)
         + sorted(refused)
-        + ids(u.document for u in report.undelivered)
+        + _ids(u.document for u in report.undelivered)
     )
-    assert sorted(buckets) == ids(documents)
+    assert sorted(buckets) == _ids(documents)
     # The request holding the document over the limit was halved down to it (a
     # request of one document never is); at 5,000 the whole set, twice the
     # limit without it, went as one request first.
