@@ -1,11 +1,12 @@
 """Every request size keeps the bulk promises, on a real cluster that refuses big requests.
 
-A node of its own, started with a small ``http.max_content_length``, answers
-HTTP 413 to any request over it. At each BATCH_SIZE, from one document a
-request to all of them in one, the same documents are streamed as the decoder
-streams them: each must end in exactly its bucket (created, already there,
-refused with the cluster's reason), requests over the limit are halved until
-they fit, and a document over the limit on its own is refused, not lost.
+A node of its own (OpenSearch, then Elasticsearch), started with a small
+``http.max_content_length``, answers HTTP 413 to any request over it. At each
+BATCH_SIZE, from one document a request to all of them in one, the same
+documents are streamed as the decoder streams them: each must end in exactly
+its bucket (created, already there, refused with the cluster's reason),
+requests over the limit are halved until they fit, and a document over the
+limit on its own is refused, not lost.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import Any
 import orjson
 import pytest
 
+from devstack.elasticsearch_server import ElasticsearchServer
 from devstack.opensearch_server import OpenSearchServer
-from logstream.cluster.opensearch import OpenSearchCluster, connect
+from logstream.cluster import elasticsearch, opensearch
+from logstream.cluster.port import Cluster
 from logstream.retry import Backoff, Deadline
 from logstream.shipping.bulk import ClusterBulkSink
 from logstream.shipping.delivery import DeliveryReport
@@ -33,11 +36,22 @@ FRESH = 300  # about 1.7 KB each: the whole set is twice the limit
 EXISTING = 10
 
 
-@pytest.fixture(scope="module")
-def small_requests_url() -> Iterator[str]:
+@pytest.fixture(scope="module", params=["opensearch", "elasticsearch"])
+def small_requests_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     settings = {"http.max_content_length": f"{LIMIT_BYTES}b"}
-    with OpenSearchServer(settings=settings) as server:
-        yield server.url
+    options: dict[str, Any] = {
+        "http_auth": None,
+        "verify_certs": False,
+        "ca_certs": None,
+        "timeout": 30,
+        "pool_size": 2,
+    }
+    if request.param == "opensearch":
+        with OpenSearchServer(settings=settings) as server:
+            yield opensearch.connect(server.url, serverless=False, **options)
+    else:
+        with ElasticsearchServer(settings=settings) as server:
+            yield elasticsearch.connect(server.url, **options)
 
 
 def _event(number: int, message: str) -> dict[str, Any]:
@@ -48,7 +62,7 @@ def _json_message(number: int) -> str:
     return orjson.dumps({"n": number, "text": "x" * 1500}).decode()
 
 
-def _sink(cluster: OpenSearchCluster, batch_size: int) -> ClusterBulkSink:
+def _sink(cluster: Cluster, batch_size: int) -> ClusterBulkSink:
     return ClusterBulkSink(
         cluster,
         batch_size=batch_size,
@@ -72,17 +86,9 @@ def _stream(sink: ClusterBulkSink, documents: list[Document]) -> DeliveryReport:
 
 @pytest.mark.parametrize("batch_size", [1, 7, 100, 5_000])
 def test_every_document_ends_in_its_bucket_at_every_request_size(
-    small_requests_url: str, batch_size: int
+    small_requests_cluster: Cluster, batch_size: int
 ) -> None:
-    cluster = connect(
-        small_requests_url,
-        http_auth=None,
-        verify_certs=False,
-        ca_certs=None,
-        timeout=30,
-        pool_size=2,
-        serverless=False,
-    )
+    cluster = small_requests_cluster
     prefix = f"sizes-{uuid.uuid4().hex[:8]}"
     sink = _sink(cluster, batch_size)
 
@@ -110,7 +116,8 @@ def test_every_document_ends_in_its_bucket_at_every_request_size(
     refused = {r.document.doc_id: r for r in report.rejected}
     assert sorted(refused) == sorted([conflict.doc_id, too_large.doc_id])
     assert refused[conflict.doc_id].status == 400
-    assert "pars" in refused[conflict.doc_id].error_type  # mapper_parsing_exception
+    # mapper_parsing_exception (OpenSearch), document_parsing_exception (Elasticsearch 8)
+    assert "parsing_exception" in refused[conflict.doc_id].error_type
     assert refused[too_large.doc_id].status == 413
     assert "http.max_content_length" in refused[too_large.doc_id].reason
     # One bucket each: nothing counted twice, nothing missing.
