@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import random
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -393,3 +394,32 @@ def test_events_without_a_length_go_part_events_at_a_time() -> None:
     report = shipper.ship_events(iter(events), ORIGIN, Deadline.after_seconds(60))
     assert report.delivered == len(events)
     assert sorted(len(r) for r in cluster.requests) == [3, PART_EVENTS]
+
+
+class _Marker:
+    """An object whose end a test can observe (plain dicts and documents take no weakref)."""
+
+
+def test_a_delivery_is_freed_while_the_next_one_waits_for_its_answers() -> None:
+    """Freeing 10,000 events and documents costs milliseconds: not after the last answer."""
+    first, second = _events(4), _events(8)[4:]
+    first[0]["marker"] = _Marker()
+    freed = threading.Event()
+    weakref.finalize(first[0]["marker"], freed.set)
+    second_ids = _doc_ids(second)
+
+    def hold(ids: list[str]) -> threading.Event | None:
+        if second_ids & set(ids):
+            # Answers to the next delivery wait until the first one is gone.
+            assert freed.wait(PATIENCE), "the last delivery was not freed while waiting"
+        return None
+
+    cluster = ScriptedCluster(hold=hold)
+    shipper = _shipper(_sink(cluster, batch_size=10), part_size=10)
+    shipper.ship_events(first, ORIGIN, Deadline.after_seconds(60))
+    del first
+    assert not freed.is_set(), "freed as the call returned, after the last answer"
+
+    report = shipper.ship_events(second, ORIGIN, Deadline.after_seconds(60))
+    assert report.delivered == 4
+    assert freed.is_set()
