@@ -100,6 +100,9 @@ class RoundResult:
     #: seconds from the start of an invocation to its first ``_bulk`` request (the
     #: handler decodes and builds before it; the ceiling's bodies are ready)
     first_request: list[float] = field(default_factory=list)
+    #: seconds from the last ``_bulk`` answer to the return (the handler settles,
+    #: emits metrics and returns; the ceiling joins its threads)
+    after_last_answer: list[float] = field(default_factory=list)
 
     def add(
         self,
@@ -110,6 +113,7 @@ class RoundResult:
         requests: int,
         body_bytes: int,
         first_request: float,
+        after_last_answer: float,
     ) -> None:
         """One measured invocation."""
         self.wall.append(wall)
@@ -118,6 +122,7 @@ class RoundResult:
         self.requests.append(requests)
         self.body_bytes = body_bytes
         self.first_request.append(first_request)
+        self.after_last_answer.append(after_last_answer)
 
 
 # --------------------------------------------------------------------------- workers
@@ -144,10 +149,10 @@ def handler_round(tree: Path, side: str, events: int, invocations: int) -> Round
     for number, event in enumerate(deliveries):
         gc.collect()
         send_cpu.clear()
-        SEND_CPU.starts.clear()
+        SEND_CPU.clear_times()
         cpu, wall = time.process_time(), time.perf_counter()
         report = handler(event, FakeLambdaContext())
-        first_request = min(SEND_CPU.starts, default=wall) - wall
+        first_request, after_last_answer = SEND_CPU.first_and_last(wall, time.perf_counter())
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if report.get("delivered") != events:
             raise SystemExit(f"invocation {number} did not deliver every event: {report}")
@@ -159,6 +164,7 @@ def handler_round(tree: Path, side: str, events: int, invocations: int) -> Round
                 requests=int(report["requests"]),
                 body_bytes=int(report.get("bytes_sent", 0)),
                 first_request=first_request,
+                after_last_answer=after_last_answer,
             )
     return result
 
@@ -175,8 +181,9 @@ class SendCpu:
 
     def __init__(self) -> None:
         self._seconds: list[float] = []
-        #: ``time.perf_counter`` at the start of each post
+        #: ``time.perf_counter`` at the start and at the end of each post
         self.starts: list[float] = []
+        self.ends: list[float] = []
         self._installed = False
 
     def install(self) -> list[float]:
@@ -200,7 +207,7 @@ class SendCpu:
         )
 
     def _timed(self, call: Any, counts: Callable[..., bool]) -> Any:
-        seconds, starts = self._seconds, self.starts
+        seconds, starts, ends = self._seconds, self.starts, self.ends
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             wall, started = time.perf_counter(), time.thread_time()
@@ -210,8 +217,20 @@ class SendCpu:
                 if counts(*args, **kwargs):
                     seconds.append(time.thread_time() - started)
                     starts.append(wall)
+                    ends.append(time.perf_counter())
 
         return timed
+
+    def clear_times(self) -> None:
+        self.starts.clear()
+        self.ends.clear()
+
+    def first_and_last(self, called: float, returned: float) -> tuple[float, float]:
+        """Seconds from the call to the first post, and from the last answer to the return."""
+        return (
+            min(self.starts, default=called) - called,
+            returned - max(self.ends, default=returned),
+        )
 
 
 SEND_CPU = SendCpu()
@@ -257,11 +276,12 @@ class PlainThreads:
             "Accept": "application/json",
         }
 
-    def post_all(self, bodies: Sequence[bytes]) -> tuple[float, float]:
-        """Posts every body; the thread CPU seconds spent in the posts, and the
-        seconds from the call to the first request."""
+    def post_all(self, bodies: Sequence[bytes]) -> tuple[float, float, float]:
+        """Posts every body; the thread CPU seconds spent in the posts, the seconds
+        from the call to the first request and from the last answer to the return."""
         called = time.perf_counter()
         starts: list[float] = []
+        ends: list[float] = []
         lock = threading.Lock()
         position = iter(range(len(bodies)))
         failures: list[str] = []
@@ -279,6 +299,7 @@ class PlainThreads:
                 response = connection.getresponse()
                 answer = response.read()
                 send_cpu.append(time.thread_time() - started)
+                ends.append(time.perf_counter())
                 if response.status != 200 or not answer.startswith(b'{"took"'):
                     failures.append(f"{response.status} {answer[:200]!r}")
                 elif b'"errors":false' not in answer[:40]:
@@ -291,7 +312,12 @@ class PlainThreads:
             thread.join()
         if failures:
             raise SystemExit(f"ceiling request failed: {failures[0]}")
-        return sum(send_cpu), min(starts, default=called) - called
+        returned = time.perf_counter()
+        return (
+            sum(send_cpu),
+            min(starts, default=called) - called,
+            returned - max(ends, default=returned),
+        )
 
 
 def ceiling_round(tree: Path, url: str, events: int, invocations: int) -> RoundResult:
@@ -306,7 +332,7 @@ def ceiling_round(tree: Path, url: str, events: int, invocations: int) -> RoundR
     for number, batch in enumerate(bodies):
         gc.collect()
         cpu, wall = time.process_time(), time.perf_counter()
-        sending, first_request = poster.post_all(batch)
+        sending, first_request, after_last_answer = poster.post_all(batch)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if number:  # the first posts warm the connections up
             result.add(
@@ -316,6 +342,7 @@ def ceiling_round(tree: Path, url: str, events: int, invocations: int) -> RoundR
                 requests=len(batch),
                 body_bytes=sum(len(b) for b in batch),
                 first_request=first_request,
+                after_last_answer=after_last_answer,
             )
     return result
 
@@ -350,10 +377,10 @@ def paired_round(tree: Path, url: str, events: int, invocations: int) -> list[Ro
     def run_handler(event: dict[str, Any], keep: bool) -> None:
         gc.collect()
         send_cpu.clear()
-        SEND_CPU.starts.clear()
+        SEND_CPU.clear_times()
         cpu, wall = time.process_time(), time.perf_counter()
         report = handler(event, FakeLambdaContext())
-        first_request = min(SEND_CPU.starts, default=wall) - wall
+        first_request, after_last_answer = SEND_CPU.first_and_last(wall, time.perf_counter())
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if report.get("delivered") != events:
             raise SystemExit(f"an invocation did not deliver every event: {report}")
@@ -365,12 +392,13 @@ def paired_round(tree: Path, url: str, events: int, invocations: int) -> list[Ro
                 requests=int(report["requests"]),
                 body_bytes=int(report.get("bytes_sent", 0)),
                 first_request=first_request,
+                after_last_answer=after_last_answer,
             )
 
     def run_ceiling(batch: list[bytes], keep: bool) -> None:
         gc.collect()
         cpu, wall = time.process_time(), time.perf_counter()
-        sending, first_request = poster.post_all(batch)
+        sending, first_request, after_last_answer = poster.post_all(batch)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if keep:
             ceiling.add(
@@ -380,6 +408,7 @@ def paired_round(tree: Path, url: str, events: int, invocations: int) -> list[Ro
                 requests=len(batch),
                 body_bytes=sum(len(b) for b in batch),
                 first_request=first_request,
+                after_last_answer=after_last_answer,
             )
 
     # Warm-up (templates, index, connections), then pairs, the first of each pair alternating.
@@ -474,6 +503,10 @@ def cpu_ms_per_ten_thousand(r: RoundResult) -> list[float]:
 
 def first_request_ms(r: RoundResult) -> list[float]:
     return [f * 1e3 for f in r.first_request]
+
+
+def after_last_answer_ms(r: RoundResult) -> list[float]:
+    return [a * 1e3 for a in r.after_last_answer]
 
 
 def docs_per_second_once_sending(r: RoundResult) -> list[float]:
@@ -618,19 +651,20 @@ def comparison_report(sides: Sequence[Side], args: argparse.Namespace) -> list[s
             "",
         ]
         lines += cost_lines(sides, args)
-    if all(len(r.first_request) == len(r.wall) for s in sides for r in s.rounds):
-        lines += first_request_lines(sides)
+    if all(len(r.after_last_answer) == len(r.wall) for s in sides for r in s.rounds):
+        lines += first_and_last_lines(sides)
     lines += ["## Per round", "", round_table(sides)]
     return lines
 
 
-def first_request_lines(sides: Sequence[Side]) -> list[str]:
-    """Where the end-to-end gap is: before the first request, or after it."""
+def first_and_last_lines(sides: Sequence[Side]) -> list[str]:
+    """Where the end-to-end gap is: before the first request, after the last answer, between."""
     by_name = {s.name: s for s in sides}
     rows = [
         [
             side.label,
             side.pooled(first_request_ms).text(",.1f"),
+            side.pooled(after_last_answer_ms).text(",.1f"),
             side.pooled(docs_per_second_once_sending).text(",.0f"),
             "1"
             if side.is_ceiling
@@ -641,12 +675,13 @@ def first_request_lines(sides: Sequence[Side]) -> list[str]:
         for side in sides
     ]
     return [
-        "## Before and after the first request",
+        "## Before the first request, after the last answer",
         "",
         table(
             [
                 "mode",
                 "first `_bulk` request leaves after, ms",
+                "return after the last answer, ms",
                 "docs/s from the first request to the return",
                 "÷ ceiling, per round",
             ],
@@ -655,8 +690,10 @@ def first_request_lines(sides: Sequence[Side]) -> list[str]:
         "",
         "The handler cannot send before it has decoded the payload and built its first "
         "part; the ceiling's bodies are ready when its clock starts. The first column is "
-        "that wait (from the call to the start of the first `_bulk` post); the others "
-        "measure each invocation from that moment on.",
+        "that wait (from the call to the start of the first `_bulk` post); the second is "
+        "the time from the last answer to the return (the handler settles, emits its "
+        "metrics and returns); the others measure each invocation from its first request "
+        "to its return.",
         "",
     ]
 
