@@ -63,6 +63,7 @@ from benchmarks import ROOT
 from benchmarks._common import RESULTS_DIR, Spread, machine_header, table, write_result
 from benchmarks.bench_invocation import (
     URL_ENV,
+    Handler,
     delete_run_data,
     function_env,
     git,
@@ -145,28 +146,35 @@ def handler_round(tree: Path, side: str, events: int, invocations: int) -> Round
     deliveries = [payload(n, events) for n in range(invocations + 1)]
     result = RoundResult(side, events=events, raw_bytes=message_bytes(deliveries[1]))
     handler = load_handler(tree)
-    send_cpu = SEND_CPU.install()
     for number, event in enumerate(deliveries):
-        gc.collect()
-        send_cpu.clear()
-        SEND_CPU.clear_times()
-        cpu, wall = time.process_time(), time.perf_counter()
-        report = handler(event, FakeLambdaContext())
-        first_request, after_last_answer = SEND_CPU.first_and_last(wall, time.perf_counter())
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        if report.get("delivered") != events:
-            raise SystemExit(f"invocation {number} did not deliver every event: {report}")
-        if number:
-            result.add(
-                wall=wall,
-                cpu=cpu,
-                send_cpu=sum(send_cpu),
-                requests=int(report["requests"]),
-                body_bytes=int(report.get("bytes_sent", 0)),
-                first_request=first_request,
-                after_last_answer=after_last_answer,
-            )
+        time_handler(handler, event, events, into=result if number else None)
     return result
+
+
+def time_handler(
+    handler: Handler, event: dict[str, Any], events: int, *, into: RoundResult | None
+) -> None:
+    """One handler invocation, measured into ``into`` (None: a warm-up)."""
+    send_cpu = SEND_CPU.install()
+    gc.collect()
+    send_cpu.clear()
+    SEND_CPU.clear_times()
+    cpu, wall = time.process_time(), time.perf_counter()
+    report = handler(event, FakeLambdaContext())
+    first_request, after_last_answer = SEND_CPU.first_and_last(wall, time.perf_counter())
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if report.get("delivered") != events:
+        raise SystemExit(f"an invocation did not deliver every event: {report}")
+    if into is not None:
+        into.add(
+            wall=wall,
+            cpu=cpu,
+            send_cpu=sum(send_cpu),
+            requests=int(report["requests"]),
+            body_bytes=int(report.get("bytes_sent", 0)),
+            first_request=first_request,
+            after_last_answer=after_last_answer,
+        )
 
 
 class SendCpu:
@@ -330,21 +338,27 @@ def ceiling_round(tree: Path, url: str, events: int, invocations: int) -> RoundR
     bodies = [production_bodies(d["awslogs"]["data"]) for d in deliveries[1:]]
     result = RoundResult("ceiling", events=events, raw_bytes=message_bytes(deliveries[2]))
     for number, batch in enumerate(bodies):
-        gc.collect()
-        cpu, wall = time.process_time(), time.perf_counter()
-        sending, first_request, after_last_answer = poster.post_all(batch)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        if number:  # the first posts warm the connections up
-            result.add(
-                wall=wall,
-                cpu=cpu,
-                send_cpu=sending,
-                requests=len(batch),
-                body_bytes=sum(len(b) for b in batch),
-                first_request=first_request,
-                after_last_answer=after_last_answer,
-            )
+        # The first posts warm the connections up.
+        time_ceiling(poster, batch, into=result if number else None)
     return result
+
+
+def time_ceiling(poster: PlainThreads, bodies: list[bytes], *, into: RoundResult | None) -> None:
+    """One payload's bodies posted, measured into ``into`` (None: a warm-up)."""
+    gc.collect()
+    cpu, wall = time.process_time(), time.perf_counter()
+    sending, first_request, after_last_answer = poster.post_all(bodies)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if into is not None:
+        into.add(
+            wall=wall,
+            cpu=cpu,
+            send_cpu=sending,
+            requests=len(bodies),
+            body_bytes=sum(len(b) for b in bodies),
+            first_request=first_request,
+            after_last_answer=after_last_answer,
+        )
 
 
 def paired_round(tree: Path, url: str, events: int, invocations: int) -> list[RoundResult]:
@@ -372,55 +386,16 @@ def paired_round(tree: Path, url: str, events: int, invocations: int) -> list[Ro
     bodies = [production_bodies(d["awslogs"]["data"]) for d in theirs]
     after = RoundResult("after", events=events, raw_bytes=message_bytes(mine[1]))
     ceiling = RoundResult("ceiling", events=events, raw_bytes=message_bytes(theirs[1]))
-    send_cpu = SEND_CPU.install()
-
-    def run_handler(event: dict[str, Any], keep: bool) -> None:
-        gc.collect()
-        send_cpu.clear()
-        SEND_CPU.clear_times()
-        cpu, wall = time.process_time(), time.perf_counter()
-        report = handler(event, FakeLambdaContext())
-        first_request, after_last_answer = SEND_CPU.first_and_last(wall, time.perf_counter())
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        if report.get("delivered") != events:
-            raise SystemExit(f"an invocation did not deliver every event: {report}")
-        if keep:
-            after.add(
-                wall=wall,
-                cpu=cpu,
-                send_cpu=sum(send_cpu),
-                requests=int(report["requests"]),
-                body_bytes=int(report.get("bytes_sent", 0)),
-                first_request=first_request,
-                after_last_answer=after_last_answer,
-            )
-
-    def run_ceiling(batch: list[bytes], keep: bool) -> None:
-        gc.collect()
-        cpu, wall = time.process_time(), time.perf_counter()
-        sending, first_request, after_last_answer = poster.post_all(batch)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        if keep:
-            ceiling.add(
-                wall=wall,
-                cpu=cpu,
-                send_cpu=sending,
-                requests=len(batch),
-                body_bytes=sum(len(b) for b in batch),
-                first_request=first_request,
-                after_last_answer=after_last_answer,
-            )
-
     # Warm-up (templates, index, connections), then pairs, the first of each pair alternating.
-    run_handler(mine[0], keep=False)
-    run_ceiling(bodies[0], keep=False)
+    time_handler(handler, mine[0], events, into=None)
+    time_ceiling(poster, bodies[0], into=None)
     for number in range(1, invocations + 1):
         if handler_first[number]:
-            run_handler(mine[number], keep=True)
-            run_ceiling(bodies[number], keep=True)
+            time_handler(handler, mine[number], events, into=after)
+            time_ceiling(poster, bodies[number], into=ceiling)
         else:
-            run_ceiling(bodies[number], keep=True)
-            run_handler(mine[number], keep=True)
+            time_ceiling(poster, bodies[number], into=ceiling)
+            time_handler(handler, mine[number], events, into=after)
     return [after, ceiling]
 
 
