@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
@@ -46,3 +47,28 @@ def call_with_backoff[T](
             if not backoff.wait(attempt, deadline):
                 raise gave_up(f"{kind} throttled until the deadline") from error
             attempt += 1
+
+
+@dataclass(slots=True)
+class CountedCalls:
+    """An adapter's :func:`call_with_backoff`, with the codes and the error fixed once.
+
+    ``calls`` counts every call by kind (and its throttled retries), for the
+    adapter's report of what a run cost.
+    """
+
+    backoff: Backoff
+    retryable: Collection[str]
+    gave_up: Callable[[str], Exception]
+    calls: Counter[str] = field(default_factory=Counter)
+
+    def __call__[T](self, kind: str, deadline: Deadline, request: Callable[[], T]) -> T:
+        return call_with_backoff(
+            request,
+            kind=kind,
+            deadline=deadline,
+            backoff=self.backoff,
+            calls=self.calls,
+            retryable=self.retryable,
+            gave_up=self.gave_up,
+        )

@@ -1,9 +1,9 @@
 """Reading CloudWatch Logs: the source side of backfill and reconciliation.
 
 CloudWatch's read APIs have low, account-wide quotas, so throttling is normal:
-every call goes through :meth:`CloudWatchSource._call`, which backs off with
-full jitter inside the caller's deadline and counts calls by kind, so a run
-can report (and tests can bound) how many API calls it made.
+every call goes through one :class:`~logstream.aws.backoff_calls.CountedCalls`,
+which backs off with full jitter inside the caller's deadline and counts calls
+by kind, so a run can report (and tests can bound) how many API calls it made.
 
 Events come back normalised to the shape the document builder takes:
 ``id``, ``timestamp``, ``message``, ``logStream``, ``ingestionTime``.
@@ -12,19 +12,17 @@ Events come back normalised to the shape the document builder takes:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from logstream.aws.backoff_calls import call_with_backoff
+from logstream.aws.backoff_calls import CountedCalls
 from logstream.retry import Backoff, Deadline
 
 if TYPE_CHECKING:
     from mypy_boto3_logs.client import CloudWatchLogsClient
-
-T = TypeVar("T")
 
 _THROTTLING_CODES = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "LimitExceededException"}
@@ -91,19 +89,8 @@ class BotoCloudWatchSource:
 
     def __init__(self, client: CloudWatchLogsClient, backoff: Backoff) -> None:
         self._client = client
-        self._backoff = backoff
-        self.calls: Counter[str] = Counter()
-
-    def _call(self, kind: str, deadline: Deadline, request: Callable[[], T]) -> T:
-        return call_with_backoff(
-            request,
-            kind=kind,
-            deadline=deadline,
-            backoff=self._backoff,
-            calls=self.calls,
-            retryable=_THROTTLING_CODES,
-            gave_up=SourceThrottled,
-        )
+        self._call = CountedCalls(backoff, _THROTTLING_CODES, SourceThrottled)
+        self.calls = self._call.calls
 
     def describe_group(self, log_group: str, deadline: Deadline) -> LogGroupInfo:
         for info in self.groups_with_prefix(log_group, deadline):

@@ -9,22 +9,18 @@ PutSubscriptionFilter is not throttling: it is the two-filters-per-group limit.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from logstream.aws.backoff_calls import call_with_backoff, error_code
+from logstream.aws.backoff_calls import CountedCalls, error_code
 from logstream.errors import InfrastructureError
 from logstream.retry import Backoff, Deadline
 
 if TYPE_CHECKING:
     from mypy_boto3_logs.client import CloudWatchLogsClient
-
-T = TypeVar("T")
 
 #: Retried with backoff. OperationAborted: another change to the same group is in flight.
 _RETRYABLE = frozenset({"ThrottlingException", "Throttling", "OperationAbortedException"})
@@ -67,18 +63,8 @@ class SubscriptionFilters:
     def __init__(self, client: CloudWatchLogsClient, backoff: Backoff) -> None:
         self._client = client
         self._backoff = backoff
-        self.calls: Counter[str] = Counter()
-
-    def _call(self, kind: str, deadline: Deadline, request: Callable[[], T]) -> T:
-        return call_with_backoff(
-            request,
-            kind=kind,
-            deadline=deadline,
-            backoff=self._backoff,
-            calls=self.calls,
-            retryable=_RETRYABLE,
-            gave_up=FleetThrottled,
-        )
+        self._call = CountedCalls(backoff, _RETRYABLE, FleetThrottled)
+        self.calls = self._call.calls
 
     def list_page(self, prefix: str, next_token: str | None, deadline: Deadline) -> GroupPage:
         """One page of group names starting with ``prefix`` (``""``: every group)."""
