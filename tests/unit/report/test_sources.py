@@ -97,8 +97,8 @@ def test_quarantine_counts_by_group_and_reason() -> None:
     counts = quarantine_by_reason(QuarantineStandIn(BUCKETS), "logs-quarantine")  # type: ignore[arg-type]
     assert counts == {
         GAPPY: {
-            "rejected_document: mapper_parsing_exception": 3,
-            "rejected_document: unknown": 1,
+            "mapper_parsing_exception": 3,
+            "rejected_document": 1,  # refused, no diagnosis recorded
             "bad_event": 1,
         },
         NO_GROUP: {"bad_payload": 2},

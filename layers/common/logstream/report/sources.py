@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from logstream.cluster.port import Cluster
+from logstream.operations.quarantine import QuarantineView
 from logstream.report.ledger import Ledger, build_ledger, day_start_ms
-from logstream.shipping.quarantine import QuarantineKind
 from logstream.state_table import reconcile_report_pk, s
 from logstream.times import iso
 
@@ -45,43 +45,12 @@ def stored_reports(
 
 
 def quarantine_by_reason(cluster: Cluster, quarantine_index: str) -> dict[str, dict[str, int]]:
-    """Parked records per log group and reason: the record's kind, and for documents
-    the cluster refused, why (``rejected_document: mapper_parsing_exception``)."""
-    if not cluster.index_exists(quarantine_index):
-        return {}
-    cluster.refresh(quarantine_index)
-    response = cluster.search(
-        quarantine_index,
-        body={
-            "size": 0,
-            "aggs": {
-                "groups": {
-                    "terms": {"field": "log_group", "size": 10_000, "missing": ""},
-                    "aggs": {
-                        "kinds": {
-                            "terms": {"field": "kind", "size": 100},
-                            "aggs": {
-                                "classes": {
-                                    "terms": {"field": "error_class", "size": 100, "missing": ""}
-                                }
-                            },
-                        }
-                    },
-                }
-            },
-        },
-    )
-    counts: dict[str, dict[str, int]] = {}
-    for group in response.get("aggregations", {}).get("groups", {}).get("buckets", []):
-        by_reason = counts.setdefault(str(group["key"]) or NO_GROUP, {})
-        for kind in group["kinds"]["buckets"]:
-            if kind["key"] != QuarantineKind.REJECTED_DOCUMENT.value:
-                by_reason[str(kind["key"])] = int(kind["doc_count"])
-                continue
-            for cls in kind["classes"]["buckets"]:
-                reason = f"{kind['key']}: {cls['key'] or 'unknown'}"
-                by_reason[reason] = by_reason.get(reason, 0) + int(cls["doc_count"])
-    return counts
+    """Parked records per log group and reason, as the operator command counts them
+    (:meth:`~logstream.operations.quarantine.QuarantineView.counts_by_reason`: the
+    diagnosis of a refused document, else the record's kind); records of no group
+    under :data:`NO_GROUP`."""
+    counts = QuarantineView(cluster, quarantine_index).counts_by_reason()
+    return {group or NO_GROUP: reasons for group, reasons in counts.items()}
 
 
 def load_ledger(
