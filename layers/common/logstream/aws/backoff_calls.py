@@ -23,6 +23,12 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def refused_page_token(error: BaseException) -> bool:
+    """Whether CloudWatch refused a saved ``nextToken`` (InvalidParameterException):
+    tokens go stale, so a listing resumed from one starts its prefix over."""
+    return isinstance(error, ClientError) and error_code(error) == "InvalidParameterException"
+
+
 def call_with_backoff[T](
     request: Callable[[], T],
     *,

@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from logstream.aws.backoff_calls import error_code
+from logstream.aws.backoff_calls import error_code, refused_page_token
 from logstream.errors import InfrastructureError
 from logstream.fleet.cursor import SweepCursorStore, SweepPosition
 from logstream.fleet.filters import FleetThrottled
@@ -89,7 +89,7 @@ class Sweeper:
             except FleetThrottled:
                 return self._stop(position, report)
             except ClientError as error:
-                if position.page_token is None or error_code(error) != "InvalidParameterException":
+                if position.page_token is None or not refused_page_token(error):
                     raise
                 # A saved token CloudWatch no longer takes: this prefix starts over.
                 logger.warning("sweep token expired; the prefix is listed again")

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from logstream.aws.backoff_calls import refused_page_token
 from logstream.aws.cloudwatch import GroupPage, LogGroupInfo, LogGroupNotFound, SourceThrottled
 from logstream.reconcile.report import Status, describe_error
 from logstream.retry import Deadline
@@ -149,7 +150,7 @@ class ConfiguredGroups:
             try:
                 page = self._source.group_page(prefix, deadline, token)
             except (SourceThrottled, ClientError, BotoCoreError) as error:
-                if token is not None and _bad_token(error):
+                if token is not None and refused_page_token(error):
                     token, starting = None, True  # expired token: list the prefix again
                     continue
                 failed = Unresolved(f"{prefix}*", Status.FAILED, describe_error(error))
@@ -174,9 +175,3 @@ class ConfiguredGroups:
             listing.unresolved.append(Unresolved(name, Status.GROUP_MISSING, str(error)))
         except (SourceThrottled, ClientError, BotoCoreError) as error:
             listing.unresolved.append(Unresolved(name, Status.FAILED, describe_error(error)))
-
-
-def _bad_token(error: BaseException) -> bool:
-    return isinstance(error, ClientError) and (
-        error.response.get("Error", {}).get("Code") == "InvalidParameterException"
-    )
