@@ -332,8 +332,10 @@ def opensearch(url: str | None) -> Iterator[str]:
         yield server.url
 
 
-def http_json(method: str, url: str) -> Any:
-    request = urllib.request.Request(url, method=method)
+def http_json(method: str, url: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    headers = {} if body is None else {"Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     with urllib.request.urlopen(request, timeout=60) as response:
         body = response.read()
     return json.loads(body) if body else None

@@ -137,7 +137,25 @@ def message_bytes(event: dict[str, Any]) -> int:
     return sum(len(e["message"].encode()) for e in data["logEvents"])
 
 
-def handler_round(tree: Path, side: str, events: int, invocations: int) -> RoundResult:
+def quiet_refresh(url: str, interval: str) -> None:
+    """Set this round's indices' ``refresh_interval`` ('' leaves the cluster's default).
+
+    Called after the warm-up created them. A refresh every second writes a
+    segment and starts merges on the cluster's cores: on a one-core cluster
+    about a third of the invocations, of either side, took twice as long.
+    """
+    if interval:
+        pattern = os.environ["INDEX_PREFIX"] + "-*"
+        http_json(
+            "PUT",
+            f"{url.rstrip('/')}/{pattern}/_settings",
+            {"index": {"refresh_interval": interval}},
+        )
+
+
+def handler_round(
+    tree: Path, url: str, side: str, events: int, invocations: int, *, refresh: str
+) -> RoundResult:
     import logstream  # noqa: PLC0415 - whichever tree PYTHONPATH put first
 
     where = Path(logstream.__file__).resolve()
@@ -148,6 +166,8 @@ def handler_round(tree: Path, side: str, events: int, invocations: int) -> Round
     handler = load_handler(tree)
     for number, event in enumerate(deliveries):
         time_handler(handler, event, events, into=result if number else None)
+        if not number:
+            quiet_refresh(url, refresh)
     return result
 
 
@@ -328,10 +348,13 @@ class PlainThreads:
         )
 
 
-def ceiling_round(tree: Path, url: str, events: int, invocations: int) -> RoundResult:
+def ceiling_round(
+    tree: Path, url: str, events: int, invocations: int, *, refresh: str
+) -> RoundResult:
     deliveries = [payload(n, events) for n in range(invocations + 2)]
     handler = load_handler(tree)  # only to create the templates and index, as the handler does
     handler(deliveries[0], FakeLambdaContext())
+    quiet_refresh(url, refresh)
     from logstream.settings import load_settings  # noqa: PLC0415
 
     poster = PlainThreads(url, load_settings().max_in_flight)
@@ -361,7 +384,9 @@ def time_ceiling(poster: PlainThreads, bodies: list[bytes], *, into: RoundResult
         )
 
 
-def paired_round(tree: Path, url: str, events: int, invocations: int) -> list[RoundResult]:
+def paired_round(
+    tree: Path, url: str, events: int, invocations: int, *, refresh: str
+) -> list[RoundResult]:
     """The handler and the ceiling in one process, taking turns invocation by invocation.
 
     A busy machine's load changes within seconds; measured side by side, one
@@ -388,6 +413,7 @@ def paired_round(tree: Path, url: str, events: int, invocations: int) -> list[Ro
     ceiling = RoundResult("ceiling", events=events, raw_bytes=message_bytes(theirs[1]))
     # Warm-up (templates, index, connections), then pairs, the first of each pair alternating.
     time_handler(handler, mine[0], events, into=None)
+    quiet_refresh(url, refresh)
     time_ceiling(poster, bodies[0], into=None)
     for number in range(1, invocations + 1):
         if handler_first[number]:
@@ -421,13 +447,19 @@ def worker_main(args: argparse.Namespace) -> None:
     if args.pin:
         os.sched_setaffinity(0, {CLIENT_CORE})  # before any thread starts: they inherit it
     if args.side == "paired":
-        pair = paired_round(tree, args.url, args.events, args.invocations)
+        pair = paired_round(
+            tree, args.url, args.events, args.invocations, refresh=args.refresh_interval
+        )
         Path(args.result).write_text(json.dumps([asdict(r) for r in pair]), encoding="utf-8")
         return
     if args.side == "ceiling":
-        result = ceiling_round(tree, args.url, args.events, args.invocations)
+        result = ceiling_round(
+            tree, args.url, args.events, args.invocations, refresh=args.refresh_interval
+        )
     else:
-        result = handler_round(tree, args.side, args.events, args.invocations)
+        result = handler_round(
+            tree, args.url, args.side, args.events, args.invocations, refresh=args.refresh_interval
+        )
     Path(args.result).write_text(json.dumps(asdict(result)), encoding="utf-8")
 
 
@@ -524,6 +556,7 @@ def run_side(
         "--invocations",
         str(args.invocations),
         *(["--pin"] if args.pin else []),
+        *(["--refresh-interval", args.refresh_interval] if args.refresh_interval else []),
     ]
     result = run_worker(command, env, side.name, result_file)
     if partner is not None:
@@ -955,6 +988,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--paired",
         action="store_true",
         help="handler and ceiling in one process per round, taking turns (needs --before '')",
+    )
+    parser.add_argument(
+        "--refresh-interval",
+        default="",
+        help="refresh_interval of each round's indices after its warm-up, e.g. 30s "
+        "(default: the cluster's, 1s)",
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 250, 500, 1000, 2000, 5000])
     parser.add_argument("--max-bytes", type=float, nargs="+", default=[1, 5, 10], help="MiB")
