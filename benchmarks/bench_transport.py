@@ -104,6 +104,8 @@ class RoundResult:
     #: seconds from the last ``_bulk`` answer to the return (the handler settles,
     #: emits metrics and returns; the ceiling joins its threads)
     after_last_answer: list[float] = field(default_factory=list)
+    #: CPU seconds the local cluster's JVM (every thread) spent during the invocation
+    cluster_cpu: list[float] = field(default_factory=list)
 
     def add(
         self,
@@ -115,8 +117,9 @@ class RoundResult:
         body_bytes: int,
         first_request: float,
         after_last_answer: float,
+        cluster_cpu: float | None,
     ) -> None:
-        """One measured invocation."""
+        """One measured invocation (``cluster_cpu`` None: the cluster is not local)."""
         self.wall.append(wall)
         self.cpu.append(cpu)
         self.send_cpu.append(send_cpu)
@@ -124,6 +127,8 @@ class RoundResult:
         self.body_bytes = body_bytes
         self.first_request.append(first_request)
         self.after_last_answer.append(after_last_answer)
+        if cluster_cpu is not None:
+            self.cluster_cpu.append(cluster_cpu)
 
 
 # --------------------------------------------------------------------------- workers
@@ -135,6 +140,42 @@ def message_bytes(event: dict[str, Any]) -> int:
 
     data = json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
     return sum(len(e["message"].encode()) for e in data["logEvents"])
+
+
+class ClusterCpu:
+    """CPU seconds of the local cluster's JVM, all threads, read from ``/proc`` (Linux).
+
+    Each thread's ``schedstat`` gives its time on a CPU in nanoseconds; the JVM's
+    own ``stat`` counts in clock ticks (10 ms), too coarse for one invocation.
+    Read outside the timed window: it costs about a millisecond for ~100 threads.
+    """
+
+    def __init__(self) -> None:
+        self.pid = 0
+
+    def read(self) -> float | None:
+        """The JVM's CPU seconds so far; None when its pid is unknown or not local."""
+        if not self.pid:
+            return None
+        total = 0
+        try:
+            tasks = list(Path(f"/proc/{self.pid}/task").iterdir())
+        except OSError:
+            return None
+        for task in tasks:
+            with contextlib.suppress(OSError):  # a thread may end between list and read
+                total += int((task / "schedstat").read_text().split()[0])
+        return total / 1e9
+
+
+CLUSTER_CPU = ClusterCpu()
+
+
+def cluster_pid(url: str) -> int:
+    """The process id of the one-node cluster at ``url``, 0 if it does not run here."""
+    nodes = http_json("GET", url.rstrip("/") + "/_nodes/_local/process")["nodes"]
+    pid = int(next(iter(nodes.values()))["process"]["id"])
+    return pid if Path(f"/proc/{pid}/task").is_dir() else 0
 
 
 def quiet_refresh(url: str, interval: str) -> None:
@@ -179,10 +220,12 @@ def time_handler(
     gc.collect()
     send_cpu.clear()
     SEND_CPU.clear_times()
+    cluster = CLUSTER_CPU.read()
     cpu, wall = time.process_time(), time.perf_counter()
     report = handler(event, FakeLambdaContext())
     first_request, after_last_answer = SEND_CPU.first_and_last(wall, time.perf_counter())
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    cluster_cpu = _since(cluster, CLUSTER_CPU.read())
     if report.get("delivered") != events:
         raise SystemExit(f"an invocation did not deliver every event: {report}")
     if into is not None:
@@ -194,7 +237,12 @@ def time_handler(
             body_bytes=int(report.get("bytes_sent", 0)),
             first_request=first_request,
             after_last_answer=after_last_answer,
+            cluster_cpu=cluster_cpu,
         )
+
+
+def _since(before: float | None, now: float | None) -> float | None:
+    return None if before is None or now is None else now - before
 
 
 class SendCpu:
@@ -369,9 +417,11 @@ def ceiling_round(
 def time_ceiling(poster: PlainThreads, bodies: list[bytes], *, into: RoundResult | None) -> None:
     """One payload's bodies posted, measured into ``into`` (None: a warm-up)."""
     gc.collect()
+    cluster = CLUSTER_CPU.read()
     cpu, wall = time.process_time(), time.perf_counter()
     sending, first_request, after_last_answer = poster.post_all(bodies)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    cluster_cpu = _since(cluster, CLUSTER_CPU.read())
     if into is not None:
         into.add(
             wall=wall,
@@ -381,6 +431,7 @@ def time_ceiling(poster: PlainThreads, bodies: list[bytes], *, into: RoundResult
             body_bytes=sum(len(b) for b in bodies),
             first_request=first_request,
             after_last_answer=after_last_answer,
+            cluster_cpu=cluster_cpu,
         )
 
 
@@ -434,8 +485,9 @@ def pin_cluster(url: str, cores: set[int]) -> int:
 
     Threads the JVM starts later inherit the affinity of the thread that starts them.
     """
-    nodes = http_json("GET", url.rstrip("/") + "/_nodes/_local/process")["nodes"]
-    pid = int(next(iter(nodes.values()))["process"]["id"])
+    pid = cluster_pid(url)
+    if not pid:
+        raise SystemExit(f"--pin needs the cluster on this machine; {url} is not")
     for task in Path(f"/proc/{pid}/task").iterdir():
         with contextlib.suppress(ProcessLookupError):
             os.sched_setaffinity(int(task.name), cores)
@@ -446,6 +498,7 @@ def worker_main(args: argparse.Namespace) -> None:
     tree = Path(args.tree).resolve()
     if args.pin:
         os.sched_setaffinity(0, {CLIENT_CORE})  # before any thread starts: they inherit it
+    CLUSTER_CPU.pid = cluster_pid(args.url)
     if args.side == "paired":
         pair = paired_round(
             tree, args.url, args.events, args.invocations, refresh=args.refresh_interval
@@ -514,6 +567,20 @@ def first_request_ms(r: RoundResult) -> list[float]:
 
 def after_last_answer_ms(r: RoundResult) -> list[float]:
     return [a * 1e3 for a in r.after_last_answer]
+
+
+def cluster_cpu_ms_per_ten_thousand(r: RoundResult) -> list[float]:
+    return [c * 1e3 * PER / r.events for c in r.cluster_cpu]
+
+
+def all_cpu_ms_per_ten_thousand(r: RoundResult) -> list[float]:
+    """Client and cluster CPU together, per 10,000 events."""
+    return [(c + k) * 1e3 * PER / r.events for c, k in zip(r.cpu, r.cluster_cpu, strict=True)]
+
+
+def cores_busy(r: RoundResult) -> list[float]:
+    """Client and cluster CPU seconds per wall second: the cores the invocation kept busy."""
+    return [(c + k) / w for c, k, w in zip(r.cpu, r.cluster_cpu, r.wall, strict=True)]
 
 
 def docs_per_second_once_sending(r: RoundResult) -> list[float]:
@@ -661,6 +728,8 @@ def comparison_report(sides: Sequence[Side], args: argparse.Namespace) -> list[s
         lines += cost_lines(sides, args)
     if all(len(r.after_last_answer) == len(r.wall) for s in sides for r in s.rounds):
         lines += first_and_last_lines(sides)
+    if all(len(r.cluster_cpu) == len(r.wall) for s in sides for r in s.rounds):
+        lines += cpu_budget_lines(sides, args)
     lines += ["## Per round", "", round_table(sides)]
     return lines
 
@@ -702,6 +771,59 @@ def first_and_last_lines(sides: Sequence[Side]) -> list[str]:
         "the time from the last answer to the return (the handler settles, emits its "
         "metrics and returns); the others measure each invocation from its first request "
         "to its return.",
+        "",
+    ]
+
+
+def cpu_budget_lines(sides: Sequence[Side], args: argparse.Namespace) -> list[str]:
+    """Where the CPU goes, the cluster's included, and the ratio it allows on shared cores."""
+    by_name = {s.name: s for s in sides}
+    rows = [
+        [
+            side.label,
+            side.pooled(cpu_ms_per_ten_thousand).text(",.0f"),
+            side.pooled(cluster_cpu_ms_per_ten_thousand).text(",.0f"),
+            side.pooled(all_cpu_ms_per_ten_thousand).text(",.0f"),
+            side.pooled(wall_ms_per_ten_thousand).text(",.0f"),
+            side.pooled(cores_busy).text(".2f"),
+            "1"
+            if side.is_ceiling
+            # Fewer CPU ms is faster: the ceiling's total over this side's.
+            else per_round_ratio(by_name[side.partner], side, all_cpu_ms_per_ten_thousand).text(
+                ".3f"
+            ),
+        ]
+        for side in sides
+    ]
+    cores = len(os.sched_getaffinity(0))
+    where = (
+        f"Here the cluster has core {CLUSTER_CORE} and the client core {CLIENT_CORE}: "
+        "neither takes CPU from the other, and the last column is no limit."
+        if args.pin
+        else f"Here the client and the cluster share the same {cores} cores."
+    )
+    return [
+        "## Where the CPU goes",
+        "",
+        table(
+            [
+                "mode",
+                f"client CPU ms per {PER:,} events",
+                "cluster CPU ms (the JVM, every thread)",
+                "both",
+                "wall ms",
+                "cores kept busy (both / wall)",
+                "ceiling's CPU ÷ this side's, per round",
+            ],
+            rows,
+        ),
+        "",
+        "The cluster's CPU is read from `/proc/<pid>/task/*/schedstat` of the local JVM "
+        "around each invocation. On cores that the client and the cluster share, an "
+        "invocation cannot take less wall time than all the CPU it needs divided by the "
+        "cores, so when the ceiling keeps those cores busy, the handler can reach at most "
+        "the ratio in the last column: whatever CPU the client spends is taken from the "
+        f"cluster. {where}",
         "",
     ]
 
