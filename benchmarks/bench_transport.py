@@ -29,13 +29,20 @@ follows from them (``--price-*``, ``--memory-mb``). Medians (min..max).
 handler and its ceiling in turns, one invocation apart, so both sides see the
 same load on a busy machine (:func:`paired_round`).
 
+``--refresh-interval 30s``: each round's indices refresh every 30 s after the
+warm-up instead of every second, so the cluster's own refreshes and merges
+stop swinging the invocations of either side (see benchmarks/README.md).
+When the cluster runs on this machine, its JVM's CPU is read around every
+invocation too (:class:`ClusterCpu`).
+
 ``--sweep``: instead, the working tree's handler alone at each BATCH_SIZE x
 BATCH_MAX_BYTES of ``--sizes`` x ``--max-bytes``, rounds rotating over them.
 Nothing is asserted.
 
     PYTHONPATH=layers/common:. python -m benchmarks.bench_transport [--rounds 5]
     PYTHONPATH=layers/common:. python -m benchmarks.bench_transport --sweep [--rounds 3]
-    PYTHONPATH=layers/common:. python -m benchmarks.bench_transport --paired --before ''
+    PYTHONPATH=layers/common:. python -m benchmarks.bench_transport --paired --before '' \\
+        --refresh-interval 30s [--pin]
 """
 
 from __future__ import annotations
@@ -1058,6 +1065,13 @@ def measure(args: argparse.Namespace) -> tuple[str, str]:
             f"- OpenSearch: {version} at {url} (local, one node); it {placement}",
             f"- Rounds: {args.rounds} per side, order rotating; per round 1 warm-up and "
             f"{args.invocations} measured invocations of {args.events:,} events",
+            "- Refresh: "
+            + (
+                f"each round's indices at refresh_interval {args.refresh_interval} after "
+                "the warm-up (`--refresh-interval`)"
+                if args.refresh_interval
+                else "the cluster's default (every second)"
+            ),
         ]
         if args.paired:
             lines.append(
