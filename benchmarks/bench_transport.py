@@ -646,6 +646,26 @@ def per_round_ratio(top: Side, bottom: Side, pick: Callable[[RoundResult], list[
     return Spread.of([a / b for a, b in pairs])
 
 
+def ratio_cell(
+    side: Side,
+    by_name: dict[str, Side],
+    pick: Callable[[RoundResult], list[float]],
+    digits: str = ".3f",
+    *,
+    less_is_faster: bool = False,
+) -> str:
+    """A table cell: ``side`` over its ceiling per round ("1" for a ceiling itself).
+
+    ``less_is_faster`` (CPU totals): the ceiling's over this side's, so that
+    above 1 still means faster than the ceiling.
+    """
+    if side.is_ceiling:
+        return "1"
+    partner = by_name[side.partner]
+    top, bottom = (partner, side) if less_is_faster else (side, partner)
+    return per_round_ratio(top, bottom, pick).text(digits)
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -665,28 +685,21 @@ def cost_per_gb(billed: float, raw_bytes: int, memory_mb: int) -> float:
 def comparison_report(sides: Sequence[Side], args: argparse.Namespace) -> list[str]:
     by_name = {s.name: s for s in sides}
     ceiling = by_name["ceiling"]
-    rows = []
-    for side in sides:
-        is_ceiling = side.is_ceiling
-        partner = by_name[side.partner]
-        rows.append(
-            [
-                side.label,
-                side.pooled(docs_per_second).text(",.0f"),
-                "1" if is_ceiling else per_round_ratio(side, partner, docs_per_second).text(".3f"),
-                side.pooled(cpu_per_thousand_requests).text(".2f"),
-                "1"
-                if is_ceiling
-                else per_round_ratio(side, partner, cpu_per_thousand_requests).text(".2f"),
-                side.pooled(http_cpu_per_thousand_requests).text(".2f"),
-                "1"
-                if is_ceiling
-                else per_round_ratio(side, partner, http_cpu_per_thousand_requests).text(".2f"),
-                side.pooled(cpu_ms_per_ten_thousand).text(",.0f"),
-                side.pooled(wall_ms_per_ten_thousand).text(",.0f"),
-                f"{Spread.of([n for r in side.rounds for n in r.requests]).median:,.0f}",
-            ]
-        )
+    rows = [
+        [
+            side.label,
+            side.pooled(docs_per_second).text(",.0f"),
+            ratio_cell(side, by_name, docs_per_second),
+            side.pooled(cpu_per_thousand_requests).text(".2f"),
+            ratio_cell(side, by_name, cpu_per_thousand_requests, ".2f"),
+            side.pooled(http_cpu_per_thousand_requests).text(".2f"),
+            ratio_cell(side, by_name, http_cpu_per_thousand_requests, ".2f"),
+            side.pooled(cpu_ms_per_ten_thousand).text(",.0f"),
+            side.pooled(wall_ms_per_ten_thousand).text(",.0f"),
+            f"{Spread.of([n for r in side.rounds for n in r.requests]).median:,.0f}",
+        ]
+        for side in sides
+    ]
     lines = [
         "## Headline: end to end against the raw-bytes ceiling",
         "",
@@ -750,11 +763,7 @@ def first_and_last_lines(sides: Sequence[Side]) -> list[str]:
             side.pooled(first_request_ms).text(",.1f"),
             side.pooled(after_last_answer_ms).text(",.1f"),
             side.pooled(docs_per_second_once_sending).text(",.0f"),
-            "1"
-            if side.is_ceiling
-            else per_round_ratio(side, by_name[side.partner], docs_per_second_once_sending).text(
-                ".3f"
-            ),
+            ratio_cell(side, by_name, docs_per_second_once_sending),
         ]
         for side in sides
     ]
@@ -793,12 +802,7 @@ def cpu_budget_lines(sides: Sequence[Side], args: argparse.Namespace) -> list[st
             side.pooled(all_cpu_ms_per_ten_thousand).text(",.0f"),
             side.pooled(wall_ms_per_ten_thousand).text(",.0f"),
             side.pooled(cores_busy).text(".2f"),
-            "1"
-            if side.is_ceiling
-            # Fewer CPU ms is faster: the ceiling's total over this side's.
-            else per_round_ratio(by_name[side.partner], side, all_cpu_ms_per_ten_thousand).text(
-                ".3f"
-            ),
+            ratio_cell(side, by_name, all_cpu_ms_per_ten_thousand, less_is_faster=True),
         ]
         for side in sides
     ]
@@ -856,9 +860,7 @@ def cost_lines(sides: Sequence[Side], args: argparse.Namespace) -> list[str]:
                 side.label,
                 f"**{billed:,}** ({billed_ms(wall.low):,}..{billed_ms(wall.high):,})",
                 f"**${cost_per_gb(billed, raw, args.memory_mb):.4f}** (${low:.4f}..${high:.4f})",
-                "1"
-                if side.is_ceiling
-                else per_round_ratio(side, by_name[side.partner], docs_per_second).text(".3f"),
+                ratio_cell(side, by_name, docs_per_second),
                 f"{cpu:,.0f} -> {cpu_bound:,} ms, "
                 f"${cost_per_gb(cpu_bound, raw, args.memory_mb):.4f}",
             ]
