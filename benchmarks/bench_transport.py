@@ -182,7 +182,12 @@ def cluster_pid(url: str) -> int:
     """The process id of the one-node cluster at ``url``, 0 if it does not run here."""
     nodes = http_json("GET", url.rstrip("/") + "/_nodes/_local/process")["nodes"]
     pid = int(next(iter(nodes.values()))["process"]["id"])
-    return pid if Path(f"/proc/{pid}/task").is_dir() else 0
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return 0
+    # A remote cluster's pid may belong to some other process here.
+    return pid if b"org.opensearch." in command or b"org.elasticsearch." in command else 0
 
 
 def quiet_refresh(url: str, interval: str) -> None:
