@@ -797,7 +797,7 @@ def first_and_last_lines(sides: Sequence[Side]) -> list[str]:
 
 
 def cpu_budget_lines(sides: Sequence[Side], args: argparse.Namespace) -> list[str]:
-    """Where the CPU goes, the cluster's included, and the ratio it allows on shared cores."""
+    """Where the CPU goes, the cluster's included, and what it allows on shared cores."""
     by_name = {s.name: s for s in sides}
     rows = [
         [
@@ -814,7 +814,7 @@ def cpu_budget_lines(sides: Sequence[Side], args: argparse.Namespace) -> list[st
     cores = len(os.sched_getaffinity(0))
     where = (
         f"Here the cluster has core {CLUSTER_CORE} and the client core {CLIENT_CORE}: "
-        "neither takes CPU from the other, and the last column is no limit."
+        "neither takes CPU from the other, and the last column limits nothing."
         if args.pin
         else f"Here the client and the cluster share the same {cores} cores."
     )
@@ -835,11 +835,10 @@ def cpu_budget_lines(sides: Sequence[Side], args: argparse.Namespace) -> list[st
         ),
         "",
         "The cluster's CPU is read from `/proc/<pid>/task/*/schedstat` of the local JVM "
-        "around each invocation. On cores that the client and the cluster share, an "
-        "invocation cannot take less wall time than all the CPU it needs divided by the "
-        "cores, so when the ceiling keeps those cores busy, the handler can reach at most "
-        "the ratio in the last column: whatever CPU the client spends is taken from the "
-        f"cluster. {where}",
+        "around each invocation. On cores that the client and the cluster share, "
+        "whatever CPU the client spends is taken from the cluster: keeping the cores as "
+        "busy as the ceiling does, the handler reaches the ratio in the last column, and "
+        f"more only by keeping them busier than the ceiling. {where}",
         "",
     ]
 
